@@ -1,0 +1,45 @@
+"""Validation of job names and other user-supplied identifiers."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from .errors import ConfigurationError
+
+__all__ = ["default_job_name", "validate_channel_name", "validate_job_name"]
+
+_JOB_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")
+# SageMaker-style channel names, as the service accepts them.
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9\.\-_]{1,64}$")
+
+
+def validate_job_name(name: str) -> str:
+    """Return ``name`` if it is a valid job name, else raise :class:`ConfigurationError`."""
+    if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"Invalid job name {name!r}: use 1 to 50 letters, digits and hyphens, "
+            "not starting or ending with a hyphen"
+        )
+    return name
+
+
+def validate_channel_name(name: str) -> str:
+    """Return ``name`` if it is a valid input channel name."""
+    if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name) or name in {".", ".."}:
+        raise ConfigurationError(
+            f"Invalid input channel name {name!r}: use 1 to 64 letters, digits, '.', '-', '_'"
+        )
+    return name
+
+
+def default_job_name(prefix: str) -> str:
+    """A job name that is unique across processes: ``<prefix>-<ms timestamp>-<random>``.
+
+    The official SDK uses ``<prefix>-<ms timestamp>`` alone, which collides when several
+    jobs are created in the same millisecond.
+    """
+    suffix = f"{int(time.time() * 1000)}-{os.urandom(3).hex()}"
+    prefix = re.sub(r"[^A-Za-z0-9-]+", "-", prefix).strip("-")[: 50 - len(suffix) - 1]
+    return validate_job_name(f"{prefix}-{suffix}" if prefix else f"job-{suffix}")

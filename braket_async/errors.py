@@ -1,0 +1,135 @@
+"""The exception tree of braket_async.
+
+Every error this package raises on purpose derives from :class:`BraketAsyncError`, and
+from the builtin that says what kind of failure it is, so code written for the official
+SDK (``except RuntimeError``, ``except TimeoutError``, ``except ValueError``) keeps
+working::
+
+    BraketAsyncError
+    ├── ConfigurationError (ValueError)      bad argument, name, path or setting
+    ├── JobNotFoundError (ValueError)        no such job (local folder or service ARN)
+    ├── JobFailedError (RuntimeError)        the job ended FAILED; carries the reason
+    │   └── JobCancelledError                the job ended CANCELLED
+    ├── JobTimeoutError (TimeoutError)       waiting for the job took too long
+    ├── RuntimeUnavailableError (OSError)    Docker daemon, image or interpreter missing
+    ├── ContainerError (OSError)             the runtime failed while running a job
+    ├── ServiceError                         the Braket service answered with an error
+    │   └── ThrottlingError                  ... and it was a throttling error
+    └── ClosedError (RuntimeError)           the object was used after ``aclose()``
+
+Errors of the libraries below (aiodocker, botocore, OS calls) are translated at the
+boundary that calls them, with the original chained as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BraketAsyncError",
+    "ClosedError",
+    "ConfigurationError",
+    "ContainerError",
+    "JobCancelledError",
+    "JobFailedError",
+    "JobNotFoundError",
+    "JobTimeoutError",
+    "RuntimeUnavailableError",
+    "ServiceError",
+    "ThrottlingError",
+]
+
+
+class BraketAsyncError(Exception):
+    """The root of every error raised by braket_async."""
+
+
+class ConfigurationError(BraketAsyncError, ValueError):
+    """An argument, name, path or setting is not acceptable."""
+
+
+class JobNotFoundError(BraketAsyncError, ValueError):
+    """The job does not exist (no local job folder, or an unknown ARN)."""
+
+
+class JobFailedError(BraketAsyncError, RuntimeError):
+    """The job ended in a state that has no result.
+
+    Attributes:
+        arn: The ARN of the job.
+        state: The final state (``"FAILED"`` or ``"CANCELLED"``).
+        failure_reason: The reason reported for the failure, or ``None``.
+    """
+
+    def __init__(self, arn: str, state: str, failure_reason: str | None = None) -> None:
+        self.arn = arn
+        self.state = state
+        self.failure_reason = failure_reason
+        message = f"Job {arn} ended {state}"
+        if failure_reason:
+            message += f": {failure_reason}"
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[JobFailedError], tuple[str, str, str | None]]:
+        return (type(self), (self.arn, self.state, self.failure_reason))
+
+
+class JobCancelledError(JobFailedError):
+    """The job was cancelled before it produced a result."""
+
+
+class JobTimeoutError(BraketAsyncError, TimeoutError):
+    """Waiting for the job took longer than the polling timeout.
+
+    Attributes:
+        arn: The ARN of the job.
+        timeout: The timeout, in seconds, that ran out.
+    """
+
+    def __init__(self, arn: str, timeout: float) -> None:
+        self.arn = arn
+        self.timeout = timeout
+        super().__init__(f"Job {arn} did not finish within {timeout:g} s")
+
+    def __reduce__(self) -> tuple[type[JobTimeoutError], tuple[str, float]]:
+        return (type(self), (self.arn, self.timeout))
+
+
+class RuntimeUnavailableError(BraketAsyncError, OSError):
+    """A runtime cannot run jobs here: no Docker daemon, a missing image, no interpreter."""
+
+
+class ContainerError(BraketAsyncError, OSError):
+    """The runtime failed while preparing, running or collecting a job."""
+
+
+class ServiceError(BraketAsyncError):
+    """The Braket service (or S3, CloudWatch Logs, ...) answered with an error.
+
+    Attributes:
+        code: The service's error code, e.g. ``"ValidationException"``.
+        message: The service's message.
+        operation: The API operation that failed.
+        request_id: The request id, for support cases.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        operation: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.operation = operation
+        self.request_id = request_id
+        where = f" in {operation}" if operation else ""
+        super().__init__(f"{code}{where}: {message}")
+
+
+class ThrottlingError(ServiceError):
+    """The service refused a call because a rate quota was exceeded."""
+
+
+class ClosedError(BraketAsyncError, RuntimeError):
+    """The object was used after it was closed."""

@@ -1,0 +1,763 @@
+"""The program that starts a job's user code inside the job (standard library only).
+
+It runs in any image that has ``python3`` (3.10 or later), shipped next to the in-job API::
+
+    python3 -m braket_async.jobs._bootstrap --ml-root /opt/ml
+
+The runtime has already unpacked the code into ``<ml-root>/code`` and set the
+``AMZN_BRAKET_*`` environment (see ``braket_async.runtimes._layout``). This process, the
+*supervisor*:
+
+1. reads and validates ``AMZN_BRAKET_SCRIPT_ENTRY_POINT``
+   (``package.module`` or ``package.module:function``);
+2. pip-installs ``<ml-root>/code/requirements.txt`` when there is one;
+3. starts the user code in a child process (this file, run with ``--run-user-code``) with
+   the code folder as working directory and first entry of ``sys.path``; stdout and
+   stderr are inherited and unbuffered, so lines reach the job log as they are printed;
+4. forwards SIGTERM, SIGINT and SIGHUP to the child, waits for it, and exits with its
+   exit code.
+
+Exit codes:
+
+- the user code's own exit code (``0`` on success, ``1`` for an uncaught exception,
+  ``N`` for ``sys.exit(N)``);
+- ``128 + signum`` when the user code (or pip) died from a signal, as a shell reports it
+  (SIGTERM gives 143, SIGKILL 137, SIGINT 130);
+- ``2`` (:data:`SETUP_FAILURE_EXIT_CODE`) when the user code could not be started: no or
+  bad entry point, missing module or function, hyperparameters that do not fit the
+  function, failed requirements install, missing code folder.
+
+On failure a one-line reason is written to ``<ml-root>/output/failure`` (no trailing
+newline; user messages are joined onto one line and shortened to
+:data:`MAX_MESSAGE_LENGTH` characters). Nothing is written on success, and a failure file
+the user code wrote itself (the SageMaker convention) is left as it is. The formats:
+
+- ``AlgorithmError: <ExceptionType>: <message>, exit code: <N>`` for an uncaught exception
+  (``AlgorithmError: <ExceptionType>, exit code: <N>`` when the message is empty; a
+  ``sys.exit("text")`` reports as ``SystemExit: text``);
+- ``AlgorithmError: exit code: <N>`` for a non-zero exit without an exception;
+- ``AlgorithmError: killed by signal <SIGNAME>, exit code: <128+signum>``;
+- ``EntryPointError: <reason>``, ``HyperparameterError: <reason>``,
+  ``RequirementsError: <reason>``, ``BootstrapError: <reason>`` when the user code could
+  not be started.
+
+Deliberate differences from the official container (``braket_container.py``):
+
+- Failures exit non-zero; the official container exits 0 after a setup failure.
+- The failure file is written once, in the format above; the official one appends
+  ``Type: message`` (without exit code) and prints setup failures over several lines.
+- Only ``requirements.txt`` at the top of the code folder is installed (the official one
+  installs every ``requirements.txt`` found anywhere below it), with ``sys.executable``
+  (not whatever ``python`` is on ``PATH``), and a failed install fails the job instead of
+  being ignored.
+- Hyperparameters are bound one by one: those naming a parameter (or all of them, when the
+  function takes ``**kwargs``) are passed, the others are ignored with a note in the log.
+  The official container passes none unless every hyperparameter names a parameter.
+- Conversion: ``bool`` accepts only ``true``/``false`` (any case; the official
+  ``bool("False")`` is ``True``), string annotations are resolved, ``X | None`` converts as
+  ``X``, and annotations other than ``int``/``float``/``bool``/``str`` get the string
+  unchanged instead of being called on it. A value that does not convert, or a required
+  parameter without a hyperparameter, fails the job with ``HyperparameterError`` before the
+  function is called.
+- A function entry point that returns a coroutine (``async def``) is run with
+  ``asyncio.run``.
+- The user code is a fresh interpreter (``subprocess``), not a ``multiprocessing`` fork
+  of the supervisor, and ``sys.argv`` holds only the entry module's path.
+- Tracebacks printed for uncaught exceptions start at the user's code, without the
+  bootstrap's and ``runpy``'s frames.
+- If the image has no ``braket.jobs``, scripts written for the official SDK still import
+  the in-job API from it through a generated shim (see :func:`write_braket_shim`).
+
+Not handled: MPI and ``data_parallel`` launches of the official container. If the
+supervisor itself is killed with SIGKILL the child is not; runtimes stop the whole
+process group (or container). A signal sent to the whole group reaches the child twice
+(once directly, once forwarded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.machinery
+import importlib.util
+import inspect
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import tempfile
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MAX_MESSAGE_LENGTH",
+    "SETUP_FAILURE_EXIT_CODE",
+    "EntryPoint",
+    "SetupError",
+    "bind_hyperparameters",
+    "exit_code_of",
+    "main",
+    "parse_entry_point",
+    "run_user_code",
+    "supervise",
+    "write_braket_shim",
+]
+
+SETUP_FAILURE_EXIT_CODE = 2
+MAX_MESSAGE_LENGTH = 900  # leaves room for the prefix; failure reasons are cut near 1 KiB
+_LOG_PREFIX = "braket_async bootstrap:"
+_REQUIREMENTS = "requirements.txt"
+_FORWARDED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
+)
+_THIS_FILE = os.path.realpath(__file__)
+
+
+class SetupError(Exception):
+    """The user code could not be started; ``str()`` is the line for the failure file."""
+
+    def __init__(self, kind: str, message: str, exit_code: int = SETUP_FAILURE_EXIT_CODE):
+        super().__init__(f"{kind}: {_one_line(message)}")
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """A parsed ``package.module[:function]`` entry point."""
+
+    module: str
+    function: str | None = None
+
+    def __str__(self) -> str:
+        return self.module if self.function is None else f"{self.module}:{self.function}"
+
+
+def parse_entry_point(text: str) -> EntryPoint:
+    """Parse and validate ``package.module`` or ``package.module:function``.
+
+    Raises:
+        SetupError: the text is not dotted Python identifiers with an optional
+            ``:function``.
+    """
+    module, colon, function = text.strip().partition(":")
+    valid = all(part.isidentifier() for part in module.split(".")) and (
+        not colon or function.isidentifier()
+    )
+    if not valid:
+        raise SetupError(
+            "EntryPointError",
+            f"invalid entry point {text!r}: expected 'package.module' or "
+            "'package.module:function' made of Python identifiers",
+        )
+    return EntryPoint(module, function if colon else None)
+
+
+def exit_code_of(returncode: int) -> int:
+    """A child's exit status as this process reports it: ``128 + signum`` for a signal."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+# --- hyperparameters ---------------------------------------------------------------------
+
+
+def bind_hyperparameters(
+    function: Callable[..., object], hyperparameters: Mapping[str, object]
+) -> tuple[dict[str, Any], list[str]]:
+    """The keyword arguments to call ``function`` with, and the names left out.
+
+    A hyperparameter is passed when it names a parameter that can be given by keyword, or
+    to ``**kwargs``; it is converted with the parameter's annotation (see
+    :func:`_convert`). The call must then bind: a required parameter without a
+    hyperparameter is an error here, not a ``TypeError`` inside the job.
+
+    Raises:
+        SetupError: ``HyperparameterError`` when a value does not convert or the
+            arguments do not fit the signature.
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError) as exc:  # builtins without a signature
+        raise SetupError("HyperparameterError", f"cannot inspect {function!r}: {exc}") from exc
+    parameters = signature.parameters
+    by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    var_keyword = next(
+        (p for p in parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD), None
+    )
+    globalns = _globals_of(function)
+    arguments: dict[str, Any] = {}
+    named: dict[str, Any] = {}  # the arguments that are not for **kwargs
+    ignored: list[str] = []
+    for name, value in hyperparameters.items():
+        parameter = parameters.get(name)
+        if parameter is not None and parameter.kind in by_keyword:
+            named[name] = None
+        else:
+            parameter = var_keyword
+        if parameter is None:
+            ignored.append(name)
+            continue
+        target = _conversion_target(_resolve_annotation(parameter.annotation, globalns))
+        text = value if isinstance(value, str) else str(value)
+        try:
+            arguments[name] = _convert(text, target)
+        except ValueError as exc:
+            raise SetupError(
+                "HyperparameterError",
+                f"hyperparameter {name!r} = {_shorten(text, 100)!r} is not a valid "
+                f"{target.__name__} ({exc})",
+            ) from exc
+    try:
+        # Without what goes to **kwargs: bind() refuses a name that is also a positional-only
+        # parameter, which a real call accepts.
+        signature.bind(**named)
+    except TypeError as exc:
+        raise SetupError(
+            "HyperparameterError",
+            f"cannot call {_qualified_name(function)} with hyperparameters "
+            f"{sorted(arguments)}: {exc}",
+        ) from exc
+    return arguments, ignored
+
+
+def _convert(text: str, target: type) -> Any:
+    if target is bool:
+        lowered = text.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise ValueError("expected 'true' or 'false'")
+    if target is int or target is float:
+        return target(text)
+    return text
+
+
+def _conversion_target(annotation: object) -> type:
+    """``int``, ``float``, ``bool`` or ``str`` (everything else stays a string)."""
+    if annotation in (int, float, bool, str):
+        return typing.cast(type, annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        # `X | None` (also what Python 3.10 makes of a `None` default) converts as X.
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _conversion_target(members[0])
+    return str
+
+
+def _resolve_annotation(annotation: object, globalns: dict[str, Any]) -> object:
+    """Evaluate a string annotation (``from __future__ import annotations``).
+
+    One parameter at a time, so that an annotation naming something imported only under
+    ``TYPE_CHECKING`` does not stop the others from converting; unresolvable ones are
+    treated as ``str``.
+    """
+    if not isinstance(annotation, str):
+        return annotation
+    holder = types.SimpleNamespace(__annotations__={"value": annotation})
+    try:
+        return typing.get_type_hints(holder, globalns=globalns)["value"]
+    except Exception:  # NameError, SyntaxError, ...: whatever the user's annotation does
+        return str
+
+
+def _globals_of(function: Callable[..., object]) -> dict[str, Any]:
+    unwrapped = inspect.unwrap(function)
+    namespace = getattr(unwrapped, "__globals__", None)
+    if isinstance(namespace, dict):
+        return namespace
+    module = sys.modules.get(getattr(function, "__module__", None) or "")
+    return vars(module) if module is not None else {}
+
+
+def _qualified_name(function: Callable[..., object]) -> str:
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", None) or repr(function)
+    return f"{module}:{name}" if module else name
+
+
+# --- the child: runs the user code -------------------------------------------------------
+
+
+def run_user_code(
+    entry_point: EntryPoint,
+    code_dir: str,
+    report_path: str,
+    shim_dir: str | None,
+    hyperparameters_file: str | None,
+) -> int:
+    """Run the user code in this process; the exit code is the job's.
+
+    What went wrong is written as JSON to ``report_path`` for the supervisor:
+    ``{"reason": line}`` when the code could not be started, ``{"type": ..., "message":
+    ...}`` for an uncaught exception.
+    """
+    _prepare_interpreter(code_dir, shim_dir)
+    try:
+        _execute(entry_point, hyperparameters_file)
+    except SetupError as exc:
+        _write_report(report_path, {"reason": str(exc)})  # the supervisor logs it
+        return exc.exit_code
+    except SystemExit as exc:
+        if not (exc.code is None or isinstance(exc.code, int)):
+            # Python prints the object and exits with 1; the text is the reason.
+            _write_report(report_path, {"type": "SystemExit", "message": _safe_str(exc.code)})
+        raise
+    except KeyboardInterrupt as exc:
+        _write_report(report_path, _exception_report(exc))
+        # Re-raised so that Python ends the process by SIGINT, as it does for any script.
+        raise
+    except BaseException as exc:
+        _write_report(report_path, _exception_report(exc))
+        traceback = _user_traceback(exc.__traceback__)
+        sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
+        return 1
+    return 0
+
+
+def _prepare_interpreter(code_dir: str, shim_dir: str | None) -> None:
+    os.chdir(code_dir)
+    script_dir = os.path.dirname(_THIS_FILE)
+    library_root = os.path.dirname(os.path.dirname(script_dir))
+    # Started as a script, this process has the bootstrap's own folder on sys.path.
+    dropped = (script_dir, os.path.realpath(code_dir))
+    rest = [p for p in sys.path if p and os.path.realpath(p) not in dropped]
+    front = [code_dir]
+    if library_root not in rest:
+        # Under `python -I` PYTHONPATH is ignored, yet user code must find the in-job API.
+        front.append(library_root)
+    # The shim goes last so that any real `braket` installation wins.
+    sys.path[:] = front + rest + ([shim_dir] if shim_dir else [])
+
+
+def _execute(entry_point: EntryPoint, hyperparameters_file: str | None) -> None:
+    spec = _find_module(entry_point.module, entry_point)
+    sys.argv = [spec.origin or entry_point.module]
+    if entry_point.function is None:
+        if spec.submodule_search_locations is not None:
+            _find_module(f"{entry_point.module}.__main__", entry_point)
+        runpy.run_module(entry_point.module, run_name="__main__", alter_sys=True)
+        return
+    module = importlib.import_module(entry_point.module)
+    try:
+        function = getattr(module, entry_point.function)
+    except AttributeError:
+        raise SetupError(
+            "EntryPointError",
+            f"module {entry_point.module!r} has no attribute {entry_point.function!r} "
+            f"(entry point {str(entry_point)!r})",
+        ) from None
+    if not callable(function):
+        raise SetupError(
+            "EntryPointError",
+            f"{str(entry_point)!r} is not callable (it is of type {type(function).__name__})",
+        )
+    hyperparameters = _read_hyperparameters(hyperparameters_file)
+    arguments, ignored = bind_hyperparameters(function, hyperparameters)
+    if ignored:
+        _log(f"hyperparameters not passed to {entry_point} (no such parameter): {ignored}")
+    result = function(**arguments)
+    if inspect.iscoroutine(result):
+        import asyncio  # only when needed: it is slow to import
+
+        asyncio.run(result)
+
+
+def _find_module(name: str, entry_point: EntryPoint) -> importlib.machinery.ModuleSpec:
+    """The module's spec, telling a missing entry module from the user code's own imports.
+
+    Finding ``a.b`` imports the package ``a``: an ImportError raised while that runs is a
+    failure of the user code and propagates.
+    """
+    try:
+        spec = importlib.util.find_spec(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if not (name == missing or name.startswith(f"{missing}.")):
+            raise
+        spec = None
+    if spec is None and name.endswith(".__main__"):
+        package = name.removesuffix(".__main__")
+        raise SetupError(
+            "EntryPointError",
+            f"package {package!r} of entry point {str(entry_point)!r} has no __main__ module",
+        )
+    if spec is None:
+        raise SetupError(
+            "EntryPointError", f"module {name!r} of entry point {str(entry_point)!r} not found"
+        )
+    return spec
+
+
+def _read_hyperparameters(path: str | None) -> dict[str, object]:
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except (OSError, ValueError) as exc:
+        raise SetupError(
+            "HyperparameterError", f"cannot read hyperparameters from {path}: {exc}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise SetupError("HyperparameterError", f"{path} does not hold a JSON object")
+    return data
+
+
+def _exception_report(exc: BaseException) -> dict[str, str]:
+    return {"type": type(exc).__name__, "message": _safe_str(exc)}
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # a broken __str__ must not hide the failure itself
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _user_traceback(traceback: types.TracebackType | None) -> types.TracebackType | None:
+    """Drop the leading frames of the bootstrap, runpy and importlib."""
+    machinery = {os.path.realpath(f) for f in (_THIS_FILE, runpy.__file__, importlib.__file__)}
+    current = traceback
+    while current is not None:
+        filename = current.tb_frame.f_code.co_filename
+        if not (filename.startswith("<frozen ") or os.path.realpath(filename) in machinery):
+            return current
+        current = current.tb_next
+    return traceback  # the error is in the bootstrap itself: show everything
+
+
+def _write_report(path: str, report: Mapping[str, str]) -> None:
+    # If this fails, the supervisor reports the exit code alone.
+    with contextlib.suppress(OSError), open(path, "w", encoding="utf-8") as file:
+        json.dump(report, file)
+
+
+# --- the supervisor ----------------------------------------------------------------------
+
+
+class _Supervisor:
+    """Runs child processes one at a time, forwarding termination signals to them."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._child: subprocess.Popen[bytes] | None = None
+        self._pending: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Supervisor:
+        for signum in _FORWARDED_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: types.FrameType | None) -> None:
+        self.received = signum
+        child = self._child
+        if child is None:
+            self._pending = signum  # delivered once the child exists
+        else:
+            child.send_signal(signum)
+
+    def run(self, command: Sequence[str], cwd: str) -> int:
+        """Run ``command`` to its end and return its return code (``-signum`` if killed)."""
+        child = subprocess.Popen(command, cwd=cwd)
+        self._child = child
+        try:
+            # A signal that arrived while the child was being started goes to it now.
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                child.send_signal(pending)
+            return child.wait()
+        finally:
+            self._child = None
+
+
+def supervise(ml_root: str) -> int:
+    """Install requirements, run the user code in a child process, report the outcome."""
+    ml_root = os.path.abspath(ml_root)
+    code_dir = os.path.join(ml_root, "code")
+    failure_path = os.path.join(ml_root, "output", "failure")
+    with _Supervisor() as supervisor:
+        try:
+            entry_point = _entry_point_from_environment()
+            if not os.path.isdir(code_dir):
+                raise SetupError("BootstrapError", f"the code folder {code_dir} does not exist")
+            _install_requirements(code_dir, supervisor)
+            if supervisor.received is not None:
+                raise SetupError(
+                    "BootstrapError",
+                    f"stopped by {_signal_name(supervisor.received)} before the user code ran",
+                    exit_code=128 + supervisor.received,
+                )
+        except SetupError as exc:
+            return _fail(failure_path, str(exc), exc.exit_code)
+        with tempfile.TemporaryDirectory(prefix="braket_async_bootstrap_") as work_dir:
+            report_path = os.path.join(work_dir, "report.json")
+            command = [
+                sys.executable,
+                *_interpreter_flags(),
+                "-u",  # unbuffered even when -I/-E hide PYTHONUNBUFFERED
+                _THIS_FILE,
+                "--run-user-code",
+                "--entry-point",
+                str(entry_point),
+                "--code-dir",
+                code_dir,
+                "--report",
+                report_path,
+                "--shim-dir",
+                write_braket_shim(os.path.join(work_dir, "shim")),
+            ]
+            hyperparameters_file = os.environ.get("AMZN_BRAKET_HP_FILE")
+            if hyperparameters_file:
+                command += ["--hyperparameters", hyperparameters_file]
+            returncode = supervisor.run(command, cwd=code_dir)
+            if returncode == 0:
+                return 0
+            exit_code = exit_code_of(returncode)
+            return _fail(failure_path, _failure_reason(report_path, returncode), exit_code)
+
+
+def _entry_point_from_environment() -> EntryPoint:
+    text = os.environ.get("AMZN_BRAKET_SCRIPT_ENTRY_POINT", "")
+    if not text.strip():
+        raise SetupError("EntryPointError", "AMZN_BRAKET_SCRIPT_ENTRY_POINT is not set")
+    return parse_entry_point(text)
+
+
+def _install_requirements(code_dir: str, supervisor: _Supervisor) -> None:
+    if not os.path.isfile(os.path.join(code_dir, _REQUIREMENTS)):
+        return
+    if importlib.util.find_spec("pip") is None:
+        raise SetupError(
+            "RequirementsError",
+            f"the code has a {_REQUIREMENTS}, but pip is not installed for {sys.executable}",
+        )
+    _log(f"installing {_REQUIREMENTS} with pip")
+    command = [
+        sys.executable,
+        *_interpreter_flags(),
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "-r",
+        _REQUIREMENTS,
+    ]
+    returncode = supervisor.run(command, cwd=code_dir)
+    if returncode > 0:
+        raise SetupError(
+            "RequirementsError",
+            f"pip install -r {_REQUIREMENTS} failed with exit code {returncode} "
+            "(its output is in the job log)",
+        )
+    if returncode < 0:
+        raise SetupError(
+            "RequirementsError",
+            f"pip install -r {_REQUIREMENTS} was killed by signal {_signal_name(-returncode)}",
+            exit_code=exit_code_of(returncode),
+        )
+
+
+def _interpreter_flags() -> list[str]:
+    """Options that make a child interpreter see the same modules as this one.
+
+    Without them, a bootstrap started with ``-I`` or ``-S`` would run the user code with
+    the environment's site-packages after all.
+    """
+    flags = sys.flags
+    options: list[str] = []
+    if flags.isolated:
+        options.append("-I")
+    else:
+        options += ["-E"] * bool(flags.ignore_environment) + ["-s"] * bool(flags.no_user_site)
+        if getattr(flags, "safe_path", False):  # Python 3.11+
+            options.append("-P")
+    options += ["-S"] * bool(flags.no_site) + ["-B"] * bool(flags.dont_write_bytecode)
+    options += ["-O"] * flags.optimize
+    options += [f"-W{option}" for option in sys.warnoptions]
+    for key, value in sys._xoptions.items():
+        options.append(f"-X{key}" if value is True else f"-X{key}={value}")
+    return options
+
+
+def _failure_reason(report_path: str, returncode: int) -> str:
+    exit_code = exit_code_of(returncode)
+    report = _read_report(report_path)
+    if "reason" in report:
+        return report["reason"]
+    if "type" in report:
+        message = _one_line(report.get("message", ""))
+        described = f"{report['type']}: {message}" if message else report["type"]
+        return f"AlgorithmError: {described}, exit code: {exit_code}"
+    if returncode < 0:
+        return (
+            f"AlgorithmError: killed by signal {_signal_name(-returncode)}, exit code: {exit_code}"
+        )
+    return f"AlgorithmError: exit code: {exit_code}"
+
+
+def _read_report(path: str) -> dict[str, str]:
+    try:
+        with open(path, encoding="utf-8") as file:
+            report = json.load(file)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(report, dict):
+        return {}
+    return {str(key): str(value) for key, value in report.items()}
+
+
+def _fail(failure_path: str, reason: str, exit_code: int) -> int:
+    _log(f"the job failed: {reason}")
+    try:
+        os.makedirs(os.path.dirname(failure_path), exist_ok=True)
+        # "x": a reason the user code wrote itself is more specific than ours.
+        with open(failure_path, "x", encoding="utf-8") as file:
+            file.write(reason)
+    except FileExistsError:
+        _log(f"keeping the failure reason the user code wrote to {failure_path}")
+    except OSError as exc:
+        _log(f"cannot write {failure_path}: {exc}")
+    return exit_code
+
+
+# --- the braket.jobs shim ----------------------------------------------------------------
+
+# `braket` is a namespace package in the official SDK (several distributions share it), so
+# the shim is a namespace portion too: a regular `braket/__init__.py`, even at the end of
+# sys.path, would replace the real namespace and hide `braket.circuits` and friends.
+_SHIM_FILES: Mapping[str, str] = {
+    "braket/jobs/__init__.py": (
+        '"""Stand-in for braket.jobs: the in-job API of braket_async (generated)."""\n'
+        "import braket_async.jobs as _api\n"
+        "from braket_async.jobs import *  # noqa: F403\n"
+        '__all__ = list(getattr(_api, "__all__", ()))\n'
+    ),
+    "braket/jobs/metrics.py": (
+        '"""Stand-in for braket.jobs.metrics (generated)."""\n'
+        "from braket_async.jobs import log_metric\n"
+        '__all__ = ["log_metric"]\n'
+    ),
+    "braket/jobs/data_persistence.py": (
+        '"""Stand-in for braket.jobs.data_persistence (generated)."""\n'
+        "from braket_async.jobs import (\n"
+        "    load_job_checkpoint,\n"
+        "    load_job_result,\n"
+        "    save_job_checkpoint,\n"
+        "    save_job_result,\n"
+        ")\n"
+        "__all__ = [\n"
+        '    "load_job_checkpoint",\n'
+        '    "load_job_result",\n'
+        '    "save_job_checkpoint",\n'
+        '    "save_job_result",\n'
+        "]\n"
+    ),
+    "braket/jobs/environment_variables.py": (
+        '"""Stand-in for braket.jobs.environment_variables (generated)."""\n'
+        "from braket_async.jobs import (\n"
+        "    get_checkpoint_dir,\n"
+        "    get_hyperparameters,\n"
+        "    get_input_data_dir,\n"
+        "    get_job_device_arn,\n"
+        "    get_job_name,\n"
+        "    get_results_dir,\n"
+        ")\n"
+        "__all__ = [\n"
+        '    "get_checkpoint_dir",\n'
+        '    "get_hyperparameters",\n'
+        '    "get_input_data_dir",\n'
+        '    "get_job_device_arn",\n'
+        '    "get_job_name",\n'
+        '    "get_results_dir",\n'
+        "]\n"
+    ),
+}
+
+
+def write_braket_shim(folder: str) -> str:
+    """Write a ``braket.jobs`` that re-exports ``braket_async.jobs`` into ``folder``.
+
+    ``folder`` belongs at the *end* of ``sys.path``: scripts written for the official SDK
+    (``from braket.jobs import save_job_result``) then work in images without it, and a
+    real ``braket.jobs`` anywhere earlier on the path wins.
+    """
+    for relative, text in _SHIM_FILES.items():
+        path = Path(folder, relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder
+
+
+# --- shared helpers and the command line ---------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return _shorten(" ".join(text.split("\n")).replace("\r", " "), MAX_MESSAGE_LENGTH)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"{signum}"
+
+
+def _log(message: str) -> None:
+    print(_LOG_PREFIX, message, file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m braket_async.jobs._bootstrap",
+        description="Start a Braket hybrid job's user code (runs inside the job).",
+    )
+    parser.add_argument(
+        "--ml-root",
+        default="/opt/ml",
+        help="the folder standing in for /opt/ml (default: %(default)s)",
+    )
+    # The supervisor's private interface to its child.
+    hidden = argparse.SUPPRESS
+    parser.add_argument("--run-user-code", action="store_true", help=hidden)
+    parser.add_argument("--entry-point", help=hidden)
+    parser.add_argument("--code-dir", help=hidden)
+    parser.add_argument("--report", help=hidden)
+    parser.add_argument("--shim-dir", help=hidden)
+    parser.add_argument("--hyperparameters", help=hidden)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the supervisor (or, with ``--run-user-code``, the child); return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.run_user_code:
+        return supervise(args.ml_root)
+    if not (args.entry_point and args.code_dir and args.report):
+        parser.error("--run-user-code needs --entry-point, --code-dir and --report")
+    return run_user_code(
+        parse_entry_point(args.entry_point),
+        code_dir=os.path.abspath(args.code_dir),
+        report_path=args.report,
+        shim_dir=args.shim_dir,
+        hyperparameters_file=args.hyperparameters,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Where things live inside a job, and the environment a job sees.
+
+Both runtimes build the same tree. The Docker runtime builds it at ``/`` in the
+container; the process runtime builds it under a per-job workspace folder and rebases
+every path below onto that folder (``/opt/ml/model`` becomes ``<workspace>/opt/ml/model``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from ._base import JobSpec
+
+__all__ = [
+    "BRAKET_ROOT",
+    "CODE_PATH",
+    "FAILURE_PATH",
+    "HYPERPARAMETERS_PATH",
+    "INPUT_DATA_PATH",
+    "LIBRARY_PATH",
+    "ML_ROOT",
+    "MODEL_PATH",
+    "RESULTS_PATH",
+    "hyperparameters_json",
+    "job_environment",
+]
+
+ML_ROOT = "/opt/ml"
+BRAKET_ROOT = "/opt/braket"  # a link to ML_ROOT, as in the official containers
+CODE_PATH = "/opt/ml/code"
+MODEL_PATH = "/opt/ml/model"
+FAILURE_PATH = "/opt/ml/output/failure"
+RESULTS_PATH = "/opt/braket/model"
+HYPERPARAMETERS_PATH = "/opt/braket/input/config/hyperparameters.json"
+INPUT_DATA_PATH = "/opt/braket/input/data"
+# The in-job API (braket_async.jobs, stdlib only) and the bootstrap are shipped here.
+LIBRARY_PATH = "/opt/braket_async/lib"
+
+
+def _same(path: str) -> str:
+    return path
+
+
+def job_environment(spec: JobSpec, rebase: Callable[[str], str] = _same) -> dict[str, str]:
+    """The environment of the job's bootstrap, with paths passed through ``rebase``.
+
+    ``spec.environment`` comes first, so a user cannot override the job contract by
+    accident.
+    """
+    environment = dict(spec.environment)
+    environment.update(
+        {
+            "AMZN_BRAKET_JOB_NAME": spec.job_name,
+            "AMZN_BRAKET_DEVICE_ARN": spec.device,
+            "AMZN_BRAKET_JOB_RESULTS_DIR": rebase(RESULTS_PATH),
+            "AMZN_BRAKET_CHECKPOINT_DIR": rebase(spec.checkpoint_path),
+            "AMZN_BRAKET_SCRIPT_ENTRY_POINT": spec.entry_point,
+            "PYTHONPATH": rebase(LIBRARY_PATH),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if spec.hyperparameters:
+        environment["AMZN_BRAKET_HP_FILE"] = rebase(HYPERPARAMETERS_PATH)
+    if spec.input_data:
+        environment["AMZN_BRAKET_INPUT_DIR"] = rebase(INPUT_DATA_PATH)
+    return environment
+
+
+def hyperparameters_json(spec: JobSpec) -> bytes:
+    """The hyperparameters file: a JSON object of strings."""
+    return json.dumps(dict(spec.hyperparameters)).encode()

@@ -1,0 +1,193 @@
+"""The process runtime: each job is a local Python process in its own workspace folder.
+
+It needs nothing but a Python interpreter. The workspace stands in for the container's
+filesystem: every path inside the job (``/opt/ml/model``, the checkpoint folder, ...)
+becomes the same path under the workspace, and the job's environment says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from .._shield import finish
+from ..errors import ContainerError, RuntimeUnavailableError
+from ._base import Execution, JobRuntime, JobSpec
+from ._layout import CODE_PATH, FAILURE_PATH, ML_ROOT, MODEL_PATH, job_environment
+from ._output import split_lines
+from ._staging import job_tree
+
+__all__ = ["ProcessExecution", "ProcessRuntime"]
+
+# Variables of the parent that would change which code the job imports.
+_DROPPED_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT")
+
+
+class ProcessRuntime(JobRuntime):
+    """Runs each job as a local process of ``python`` (default: this interpreter).
+
+    Args:
+        python: The interpreter that runs the job's bootstrap and code.
+        workspace_root: Where per-job workspace folders are made (default: the system's
+            temporary folder). Each is removed when its execution is closed.
+        kill_grace_seconds: How long a cancelled job may take to exit after SIGTERM
+            before it is killed.
+        max_concurrent_jobs: How many jobs may run at once; ``None`` for no limit.
+    """
+
+    name = "process"
+
+    def __init__(
+        self,
+        *,
+        python: str | os.PathLike[str] | None = None,
+        workspace_root: str | os.PathLike[str] | None = None,
+        kill_grace_seconds: float = 5.0,
+        max_concurrent_jobs: int | None = None,
+    ) -> None:
+        super().__init__(max_concurrent_jobs=max_concurrent_jobs)
+        self.python = os.fspath(python) if python is not None else sys.executable
+        self.workspace_root = Path(workspace_root) if workspace_root is not None else None
+        self.kill_grace_seconds = kill_grace_seconds
+
+    async def prepare(self, spec: JobSpec) -> None:
+        """Check that the interpreter exists."""
+        if not (shutil.which(self.python) or os.access(self.python, os.X_OK)):
+            raise RuntimeUnavailableError(
+                f"Python interpreter {self.python!r} not found: pass python= to ProcessRuntime"
+            )
+
+    async def start(self, spec: JobSpec) -> ProcessExecution:
+        """Write the job's workspace and start its bootstrap process."""
+        workspace = Path(
+            await anyio.to_thread.run_sync(
+                lambda: tempfile.mkdtemp(prefix=f"braket-async-{spec.job_name}-",
+                                         dir=self.workspace_root)
+            )
+        )
+        try:
+            await anyio.to_thread.run_sync(job_tree(spec).write_to, workspace)
+
+            def rebase(path: str) -> str:
+                return str(workspace / path.lstrip("/"))
+
+            environment = {
+                name: value for name, value in os.environ.items()
+                if name not in _DROPPED_VARIABLES
+            }
+            environment.update(job_environment(spec, rebase))
+            process = await asyncio.create_subprocess_exec(
+                self.python,
+                "-m",
+                "braket_async.jobs._bootstrap",
+                "--ml-root",
+                rebase(ML_ROOT),
+                cwd=rebase(CODE_PATH),
+                env=environment,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                # Its own process group, so that cancelling reaches the user code too.
+                start_new_session=True,
+            )
+        except BaseException as exc:
+            await finish(anyio.to_thread.run_sync(shutil.rmtree, workspace, True))
+            if isinstance(exc, OSError):
+                raise ContainerError(f"Could not start job {spec.job_name}: {exc}") from exc
+            raise
+        return ProcessExecution(spec, process, workspace, self.kill_grace_seconds)
+
+
+class ProcessExecution(Execution):
+    """A job running as a local process; see :class:`~braket_async.runtimes.Execution`."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        process: asyncio.subprocess.Process,
+        workspace: Path,
+        kill_grace_seconds: float,
+    ) -> None:
+        self.spec = spec
+        self.workspace = workspace
+        self._process = process
+        self._kill_grace_seconds = kill_grace_seconds
+        self._closed = False
+
+    def _path(self, job_path: str) -> Path:
+        return self.workspace / job_path.lstrip("/")
+
+    async def output(self) -> AsyncIterator[str]:
+        """The job's merged stdout and stderr, line by line."""
+        stream = self._process.stdout
+        assert stream is not None
+        async for line in split_lines(_chunks(stream)):
+            yield line
+
+    async def wait(self) -> int:
+        """Wait for the bootstrap process to exit; return its exit code."""
+        return await self._process.wait()
+
+    async def kill(self) -> None:
+        """SIGTERM the job's process group, then SIGKILL after the grace period."""
+        if self._process.returncode is not None:
+            return
+        self._signal(signal.SIGTERM)
+        with anyio.move_on_after(self._kill_grace_seconds):
+            await self._process.wait()
+            return
+        self._signal(signal.SIGKILL)
+        await self._process.wait()
+
+    def _signal(self, signum: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signum)
+
+    async def collect(self, destination: Path) -> str | None:
+        """Copy results and checkpoints out of the workspace; read the failure file."""
+        return await anyio.to_thread.run_sync(self._collect, destination)
+
+    def _collect(self, destination: Path) -> str | None:
+        destination.mkdir(parents=True, exist_ok=True)
+        model = self._path(MODEL_PATH)
+        if model.is_dir():
+            shutil.copytree(model, destination, symlinks=True, dirs_exist_ok=True)
+        checkpoints = self._path(self.spec.checkpoint_path)
+        if checkpoints.is_dir():
+            shutil.copytree(
+                checkpoints, destination / "checkpoints", symlinks=True, dirs_exist_ok=True
+            )
+        failure = self._path(FAILURE_PATH)
+        try:
+            text = failure.read_text(errors="replace")
+        except FileNotFoundError:
+            return None
+        return text.strip().splitlines()[0] if text.strip() else None
+
+    async def aclose(self) -> None:
+        """Kill the process if it still runs and remove the workspace."""
+        if self._closed:
+            return
+        self._closed = True
+        await finish(self._close())
+
+    async def _close(self) -> None:
+        if self._process.returncode is None:
+            self._signal(signal.SIGKILL)
+            await self._process.wait()
+        await anyio.to_thread.run_sync(shutil.rmtree, self.workspace, True)
+
+
+async def _chunks(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    while chunk := await stream.read(1 << 16):
+        yield chunk

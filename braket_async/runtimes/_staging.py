@@ -1,0 +1,162 @@
+"""The file tree a job starts with, written as a folder or as a tar archive.
+
+One description (:func:`job_tree`) serves both runtimes: the process runtime writes it
+into a workspace folder, the Docker runtime sends it as one archive, so no bind mount of
+the user's tree is needed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import attrs
+
+from .. import jobs as _jobs_package
+from ._base import JobSpec
+from ._layout import (
+    BRAKET_ROOT,
+    CODE_PATH,
+    FAILURE_PATH,
+    HYPERPARAMETERS_PATH,
+    INPUT_DATA_PATH,
+    LIBRARY_PATH,
+    ML_ROOT,
+    MODEL_PATH,
+    hyperparameters_json,
+)
+
+__all__ = ["JobTree", "TreeEntry", "job_tree"]
+
+_PACKAGE_STUB = b'"""braket_async, as shipped into a job: the in-job API only."""\n'
+_SKIPPED_NAMES = frozenset({"__pycache__"})
+
+
+@attrs.frozen
+class TreeEntry:
+    """One path of the job's tree.
+
+    Exactly one of ``source`` (a local file or folder, whose contents are copied),
+    ``data`` (file contents) or ``link`` (a symbolic link target) is set; with none the
+    entry is an empty folder.
+    """
+
+    path: PurePosixPath
+    source: Path | None = None
+    data: bytes | None = None
+    link: str | None = None
+
+
+@attrs.frozen
+class JobTree:
+    """The files a job starts with, at their paths inside the job."""
+
+    entries: tuple[TreeEntry, ...]
+
+    def write_to(self, root: Path) -> None:
+        """Create the tree under the local folder ``root`` (blocking)."""
+        for entry in self.entries:
+            target = root / entry.path.relative_to("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if entry.link is not None:
+                target.symlink_to(entry.link)
+            elif entry.data is not None:
+                target.write_bytes(entry.data)
+            elif entry.source is not None and entry.source.is_dir():
+                shutil.copytree(
+                    entry.source,
+                    target,
+                    symlinks=True,
+                    dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(*_SKIPPED_NAMES),
+                )
+            elif entry.source is not None:
+                shutil.copy2(entry.source, target)
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+
+    def tar_bytes(self) -> bytes:
+        """The tree as an uncompressed tar archive rooted at ``/`` (blocking)."""
+        buffer = io.BytesIO()
+        folders: set[str] = set()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+            for entry in self.entries:
+                for parent in reversed(entry.path.parents[:-1]):
+                    _add_folder(archive, parent, folders)
+                name = str(entry.path.relative_to("/"))
+                if entry.link is not None:
+                    info = tarfile.TarInfo(name)
+                    info.type = tarfile.SYMTYPE
+                    info.linkname = entry.link
+                    archive.addfile(info)
+                elif entry.data is not None:
+                    info = tarfile.TarInfo(name)
+                    info.size = len(entry.data)
+                    info.mode = 0o644
+                    archive.addfile(info, io.BytesIO(entry.data))
+                elif entry.source is not None:
+                    archive.add(entry.source, arcname=name, filter=_skip_caches)
+                else:
+                    _add_folder(archive, entry.path, folders)
+        return buffer.getvalue()
+
+
+def _add_folder(archive: tarfile.TarFile, path: PurePosixPath, added: set[str]) -> None:
+    name = str(path.relative_to("/"))
+    if name == "." or name in added:
+        return
+    added.add(name)
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o777  # the job may run as any user of the image
+    archive.addfile(info)
+
+
+def _skip_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    if _SKIPPED_NAMES.intersection(PurePosixPath(info.name).parts):
+        return None
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def in_job_library() -> Iterator[TreeEntry]:
+    """The stdlib-only in-job API and bootstrap, as a ``braket_async`` package stub."""
+    package = PurePosixPath(LIBRARY_PATH, "braket_async")
+    yield TreeEntry(package / "__init__.py", data=_PACKAGE_STUB)
+    yield TreeEntry(package / "jobs", source=Path(os.path.dirname(_jobs_package.__file__)))
+
+
+def job_tree(spec: JobSpec) -> JobTree:
+    """Describe the tree a job described by ``spec`` starts with."""
+    code = PurePosixPath(CODE_PATH)
+    entries = [
+        TreeEntry(code),
+        *(TreeEntry(code / path.name, source=path) for path in spec.code),
+        TreeEntry(PurePosixPath(MODEL_PATH)),
+        TreeEntry(PurePosixPath(FAILURE_PATH).parent),
+        # Relative, so that the link also works inside a process runtime workspace.
+        TreeEntry(PurePosixPath(BRAKET_ROOT), link=PurePosixPath(ML_ROOT).name),
+        TreeEntry(PurePosixPath(spec.checkpoint_path), source=spec.checkpoint_input),
+        *in_job_library(),
+    ]
+    if spec.hyperparameters:
+        entries.append(
+            TreeEntry(_under_ml(HYPERPARAMETERS_PATH), data=hyperparameters_json(spec))
+        )
+    for channel, local_path in spec.input_data.items():
+        channel_path = _under_ml(INPUT_DATA_PATH) / channel
+        if local_path.is_dir():
+            entries.append(TreeEntry(channel_path, source=local_path))
+        else:
+            entries.append(TreeEntry(channel_path / local_path.name, source=local_path))
+    return JobTree(tuple(entries))
+
+
+def _under_ml(braket_path: str) -> PurePosixPath:
+    """``/opt/braket/x`` as ``/opt/ml/x``: files are written through the real folder."""
+    return PurePosixPath(ML_ROOT) / PurePosixPath(braket_path).relative_to(BRAKET_ROOT)

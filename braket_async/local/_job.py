@@ -1,0 +1,584 @@
+"""``LocalQuantumJob``: a hybrid job that runs on this machine, as an async handle."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+from collections.abc import Coroutine, Generator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import anyio
+import anyio.to_thread
+
+from .._logs import LogBuffer, LogStream
+from .._names import default_job_name, validate_channel_name, validate_job_name
+from .._shield import finish
+from .._source import resolve_source
+from .._states import JobState
+from ..config import DEFAULT_CHECKPOINT_PATH, CheckpointConfig
+from ..errors import (
+    ConfigurationError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFoundError,
+    JobTimeoutError,
+)
+from ..jobs import load_job_result
+from ..metrics import MetricStatistic, MetricType, parse_metrics
+from ..runtimes import JobRuntime, JobSpec, ProcessRuntime
+from ._run import LOG_FILE, METADATA_FILE, LocalJobRun, live_run, metadata_from_json
+
+__all__ = ["LocalQuantumJob"]
+
+DEFAULT_RESULTS_POLL_TIMEOUT = 864000
+DEFAULT_RESULTS_POLL_INTERVAL = 5
+_ARN_PREFIX = "local:job/"
+
+
+class LocalQuantumJob:
+    """A hybrid job that runs locally, in a process or a Docker container.
+
+    Create one with ``await LocalQuantumJob.create(...)``; attach to an existing one
+    (running in this process, or finished earlier) with
+    ``LocalQuantumJob("local:job/<name>")``.
+
+    Args:
+        arn: The job's ARN, ``local:job/<name>``.
+        run_log: The job's log, if known (otherwise read from the job's folder).
+        root: The folder that holds the job's folder (default: the current folder).
+
+    Raises:
+        JobNotFoundError: No job of that name in ``root`` (a ``ValueError``).
+    """
+
+    DEFAULT_RESULTS_POLL_TIMEOUT = DEFAULT_RESULTS_POLL_TIMEOUT
+    DEFAULT_RESULTS_POLL_INTERVAL = DEFAULT_RESULTS_POLL_INTERVAL
+
+    def __init__(
+        self,
+        arn: str,
+        run_log: str | None = None,
+        *,
+        root: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not isinstance(arn, str) or not arn.startswith(_ARN_PREFIX):
+            raise ConfigurationError(f"Invalid local job ARN {arn!r}: expected 'local:job/<name>'")
+        self._name = validate_job_name(arn[len(_ARN_PREFIX) :])
+        self._folder = _folder_in(root, self._name)
+        self._attached_run = live_run(self._folder)
+        if self._attached_run is None and not self._folder.is_dir():
+            raise JobNotFoundError(f"Local job {self._name!r} not found in {self._folder.parent}")
+        self._run_log = run_log
+        self._cached_metadata: dict[str, Any] | None = None
+
+    @classmethod
+    def create(
+        cls,
+        device: str,
+        source_module: str | os.PathLike[str],
+        entry_point: str | None = None,
+        image_uri: str | None = None,
+        job_name: str | None = None,
+        code_location: str | None = None,
+        role_arn: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None = None,
+        output_data_config: object | None = None,
+        checkpoint_config: CheckpointConfig | None = None,
+        aws_session: object | None = None,
+        local_container_update: bool = True,
+        *,
+        runtime: Literal["process", "docker"] | JobRuntime = "process",
+        root: str | os.PathLike[str] | None = None,
+        wait_until_complete: bool = False,
+        environment: Mapping[str, str] | None = None,
+        network_mode: str | None = None,
+    ) -> JobCreation:
+        """Create and start a local job.
+
+        ``await LocalQuantumJob.create(...)`` returns the job as soon as it runs (or
+        waits for a slot of a runtime with ``max_concurrent_jobs``). Used as
+        ``async with LocalQuantumJob.create(...) as job:``, leaving the block cancels
+        the job if it still runs and frees its container or process.
+
+        Args:
+            device: The device ARN the job sees as ``AMZN_BRAKET_DEVICE_ARN``, e.g.
+                ``"local:braket/braket.local.qubit"``.
+            source_module: A Python file or package folder; it is put in the job's code
+                folder under its own name.
+            entry_point: ``module`` or ``module:function`` within ``source_module``.
+                Default: the source module's name.
+            image_uri: The container image (Docker runtime only).
+            job_name: The job's name, ``^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$``. Default: a
+                unique name made from the runtime's name and the time.
+            code_location: Not used by local jobs (accepted for compatibility).
+            role_arn: Not used by local jobs (accepted for compatibility).
+            hyperparameters: Passed to the job as strings (``str()`` of each value).
+            input_data: A local path (channel ``"input"``) or a dict of channel name to
+                local path.
+            output_data_config: Not used by local jobs (accepted for compatibility).
+            checkpoint_config: Where the job writes checkpoints inside the job.
+            aws_session: Not used by local jobs (accepted for compatibility).
+            local_container_update: Docker runtime: try to pull a newer image first, and
+                go on with the local one when no registry answers.
+            runtime: ``"process"`` (default; needs only Python), ``"docker"``, or a
+                :class:`~braket_async.runtimes.JobRuntime` you own and close.
+            root: The folder in which the job's folder ``<job_name>/`` is made
+                (results, ``log.txt``, ``checkpoints/``). Default: the current folder.
+            wait_until_complete: Print the job's log as it runs and return when it ends.
+                Cancelling the call then cancels the job.
+            environment: Extra environment variables for the job. They never appear on
+                a command line.
+            network_mode: Docker runtime: the container's network (``"none"``,
+                ``"host"``, ...). Default: Docker's default network.
+
+        Raises:
+            ConfigurationError: A bad name, path, entry point or option (a ``ValueError``),
+                or the job's folder exists already.
+            RuntimeUnavailableError: The runtime cannot run jobs here (no Docker daemon,
+                no image); the message says how to fix it.
+        """
+        del code_location, role_arn, output_data_config, aws_session
+        return JobCreation(
+            cls._create(
+                device=device,
+                source_module=source_module,
+                entry_point=entry_point,
+                image_uri=image_uri,
+                job_name=job_name,
+                hyperparameters=hyperparameters,
+                input_data=input_data,
+                checkpoint_config=checkpoint_config,
+                local_container_update=local_container_update,
+                runtime=runtime,
+                root=root,
+                wait_until_complete=wait_until_complete,
+                environment=environment,
+                network_mode=network_mode,
+            )
+        )
+
+    @classmethod
+    async def _create(
+        cls,
+        *,
+        device: str,
+        source_module: str | os.PathLike[str],
+        entry_point: str | None,
+        image_uri: str | None,
+        job_name: str | None,
+        hyperparameters: Mapping[str, Any] | None,
+        input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None,
+        checkpoint_config: CheckpointConfig | None,
+        local_container_update: bool,
+        runtime: Literal["process", "docker"] | JobRuntime,
+        root: str | os.PathLike[str] | None,
+        wait_until_complete: bool,
+        environment: Mapping[str, str] | None,
+        network_mode: str | None,
+    ) -> LocalQuantumJob:
+        if not isinstance(device, str) or not device:
+            raise ConfigurationError("device must be a non-empty string")
+        job_runtime, owns_runtime = _make_runtime(
+            runtime, image_uri, local_container_update, network_mode
+        )
+        try:
+            source = resolve_source(source_module, entry_point)
+            name = validate_job_name(job_name) if job_name is not None else default_job_name(
+                job_runtime.name
+            )
+            spec = JobSpec(
+                job_name=name,
+                job_arn=_ARN_PREFIX + name,
+                device=device,
+                entry_point=source.entry_point,
+                code=(source.path,),
+                hyperparameters={str(k): str(v) for k, v in (hyperparameters or {}).items()},
+                input_data=_input_channels(input_data),
+                checkpoint_path=(checkpoint_config or CheckpointConfig()).local_path
+                or DEFAULT_CHECKPOINT_PATH,
+                environment=_environment(environment),
+                image_uri=image_uri,
+            )
+            folder = _folder_in(root, name)
+            await job_runtime.prepare(spec)
+            # One mkdir, done in the loop so that no other task can see the folder
+            # before the live run is registered for it.
+            _make_job_folder(folder)
+        except BaseException:
+            if owns_runtime:
+                await job_runtime.aclose()
+            raise
+        run = LocalJobRun(
+            spec,
+            job_runtime,
+            owns_runtime=owns_runtime,
+            folder=folder,
+            metadata=_initial_metadata(spec, source.path, job_runtime.name),
+        )
+        await run.launch()
+        job = cls(spec.job_arn, root=folder.parent)
+        if wait_until_complete:
+            try:
+                await job.logs(wait=True)
+            except BaseException:
+                # This call owns the job until it ends: cancelling it stops the job.
+                await finish(job.aclose())
+                raise
+        return job
+
+    @property
+    def _run(self) -> LocalJobRun | None:
+        # Looked up again until found: a handle made from the folder while the job was
+        # being created attaches to the live run as soon as it is registered.
+        if self._attached_run is None:
+            self._attached_run = live_run(self._folder)
+        return self._attached_run
+
+    @property
+    def arn(self) -> str:
+        """The job's ARN, ``local:job/<name>``."""
+        return _ARN_PREFIX + self._name
+
+    @property
+    def name(self) -> str:
+        """The job's name."""
+        return self._name
+
+    @property
+    def folder(self) -> Path:
+        """The job's output folder: results, ``log.txt``, ``checkpoints/``."""
+        return self._folder
+
+    @property
+    def run_log(self) -> str:
+        """The job's output so far, one line per line.
+
+        Raises:
+            JobNotFoundError: The job has no log (a ``ValueError``).
+        """
+        if self._run is not None:
+            return self._run.log.text()
+        if self._run_log is None:
+            try:
+                self._run_log = (self._folder / LOG_FILE).read_text(encoding="utf-8")
+            except FileNotFoundError as exc:
+                raise JobNotFoundError(f"No log file for local job {self._name!r}") from exc
+        return self._run_log
+
+    async def state(self, use_cached_value: bool = False) -> JobState:
+        """The job's current state (``QUEUED``, ``RUNNING``, ``COMPLETED``, ...)."""
+        if self._run is not None:
+            return self._run.state
+        return JobState((await self.metadata(use_cached_value))["status"])
+
+    async def metadata(self, use_cached_value: bool = False) -> dict[str, Any]:
+        """The job's GetJob-shaped metadata: jobName, jobArn, status, createdAt, ..."""
+        if self._run is not None:
+            self._cached_metadata = self._run.metadata()
+        elif self._cached_metadata is None or not use_cached_value:
+            self._cached_metadata = await anyio.to_thread.run_sync(self._read_metadata)
+        return dict(self._cached_metadata)
+
+    def _read_metadata(self) -> dict[str, Any]:
+        try:
+            return metadata_from_json((self._folder / METADATA_FILE).read_text("utf-8"))
+        except FileNotFoundError:
+            # A folder written by the official SDK: it records nothing but the outputs,
+            # and it only leaves a folder behind once the job has ended.
+            return {
+                "jobName": self._name,
+                "jobArn": self.arn,
+                "status": JobState.COMPLETED.value,
+                "events": [],
+            }
+
+    async def cancel(self) -> JobState:
+        """Stop the job if it still runs and return its final state.
+
+        The job's process or container is gone when this returns; checkpoints and
+        results it saved before are collected into its folder.
+        """
+        if self._run is not None:
+            await self._run.cancel("Cancelled by the user")
+        return await self.state()
+
+    async def wait(self, poll_timeout_seconds: float | None = None) -> JobState:
+        """Wait until the job ends and return its final state.
+
+        Raises:
+            JobTimeoutError: ``poll_timeout_seconds`` passed first (a ``TimeoutError``).
+        """
+        if self._run is not None:
+            try:
+                with anyio.fail_after(poll_timeout_seconds):
+                    await self._run.done.wait()
+            except TimeoutError as exc:
+                raise JobTimeoutError(self.arn, poll_timeout_seconds or 0) from exc
+        return await self.state()
+
+    def logs(self, wait: bool = False, poll_interval_seconds: float = 5) -> LogStream:
+        """The job's log: ``await`` it to print, or ``async for line in`` it.
+
+        Args:
+            wait: Follow the log until the job ends; otherwise stop at the lines there
+                are now.
+            poll_interval_seconds: Not needed by local jobs (lines arrive as they are
+                printed); accepted for compatibility.
+        """
+        del poll_interval_seconds
+        return LogStream(self._log_buffer, wait=wait, finished=self._finished)
+
+    async def _finished(self) -> None:
+        if self._run is not None:
+            await self._run.done.wait()
+
+    async def _log_buffer(self) -> LogBuffer:
+        if self._run is not None:
+            return self._run.log
+        text = await anyio.to_thread.run_sync(lambda: self.run_log)
+        return LogBuffer(text.splitlines(), closed=True)
+
+    async def result(
+        self,
+        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
+        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+        allow_pickle: bool = False,
+    ) -> dict[str, Any]:
+        """Wait for the job to end and return what it saved with ``save_job_result``.
+
+        A job that completed without saving a result returns ``{}``.
+
+        Args:
+            poll_timeout_seconds: How long to wait for the job to end.
+            poll_interval_seconds: Not needed by local jobs (the end is an event);
+                accepted for compatibility.
+            allow_pickle: Allow unpickling a ``pickled_v4`` result. Unpickling runs
+                arbitrary code: only allow it for results you trust.
+
+        Raises:
+            JobFailedError: The job FAILED (a ``RuntimeError``; ``failure_reason`` says why).
+            JobCancelledError: The job was CANCELLED (a ``JobFailedError``).
+            JobTimeoutError: It did not end within ``poll_timeout_seconds``.
+            RuntimeError: The result is pickled and ``allow_pickle`` is false.
+        """
+        del poll_interval_seconds
+        await self._wait_for_success(poll_timeout_seconds)
+        path = self._folder / "results.json"
+        return await anyio.to_thread.run_sync(_load_result, path, allow_pickle)
+
+    async def _wait_for_success(self, poll_timeout_seconds: float) -> None:
+        state = await self.wait(poll_timeout_seconds)
+        if state is JobState.COMPLETED:
+            return
+        reason = (await self.metadata()).get("failureReason")
+        error = JobCancelledError if state is JobState.CANCELLED else JobFailedError
+        raise error(self.arn, state.value, reason)
+
+    async def download_result(
+        self,
+        extract_to: str | os.PathLike[str] | None = None,
+        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
+        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    ) -> Path:
+        """Wait for the job to end and put its outputs in ``<extract_to>/<job_name>``.
+
+        Local outputs are in the job's folder already; this copies them when
+        ``extract_to`` is another folder. Returns the folder that holds them.
+
+        Raises:
+            JobFailedError: The job FAILED or was CANCELLED.
+            JobTimeoutError: It did not end within ``poll_timeout_seconds``.
+        """
+        del poll_interval_seconds
+        await self._wait_for_success(poll_timeout_seconds)
+        target = _folder_in(extract_to, self._name)
+        if target != self._folder:
+            await anyio.to_thread.run_sync(_copy_outputs, self._folder, target)
+        return target
+
+    async def metrics(
+        self,
+        metric_type: MetricType = MetricType.TIMESTAMP,
+        statistic: MetricStatistic = MetricStatistic.MAX,
+    ) -> dict[str, list[Any]]:
+        """The metrics the job logged with ``log_metric``, as columns.
+
+        Example: ``{"timestamp": [t0, t1], "energy": [0.1, 0.2]}``.
+        """
+        buffer = await self._log_buffer()
+        return parse_metrics(buffer.lines(), metric_type, statistic)
+
+    async def aclose(self) -> None:
+        """Cancel the job if it still runs, and wait until its resources are freed."""
+        if self._run is not None and not self._run.state.is_terminal:
+            await self._run.cancel("Cancelled: its scope was left")
+        elif self._run is not None:
+            await self._run.done.wait()
+
+    async def __aenter__(self) -> LocalQuantumJob:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"LocalQuantumJob({self.arn!r})"
+
+
+class JobCreation(Coroutine[Any, Any, "LocalQuantumJob"]):
+    """What ``LocalQuantumJob.create()`` returns: await it, or use it with ``async with``.
+
+    It is a coroutine, so ``asyncio.create_task`` and ``asyncio.gather`` take it too.
+    """
+
+    def __init__(self, creating: Coroutine[Any, Any, LocalQuantumJob]) -> None:
+        self._creating = creating
+        self._job: LocalQuantumJob | None = None
+
+    def send(self, value: Any) -> Any:
+        """Part of the coroutine protocol."""
+        return self._creating.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        """Part of the coroutine protocol."""
+        return self._creating.throw(*args)
+
+    def close(self) -> None:
+        """Part of the coroutine protocol."""
+        self._creating.close()
+
+    def __await__(self) -> Generator[Any, None, LocalQuantumJob]:
+        return self._creating.__await__()
+
+    async def __aenter__(self) -> LocalQuantumJob:
+        self._job = await self._creating
+        return self._job
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._job is not None:
+            await self._job.aclose()
+
+
+def _make_runtime(
+    runtime: str | JobRuntime,
+    image_uri: str | None,
+    local_container_update: bool,
+    network_mode: str | None,
+) -> tuple[JobRuntime, bool]:
+    if isinstance(runtime, JobRuntime):
+        return runtime, False
+    if runtime == "process":
+        return ProcessRuntime(), True
+    if runtime == "docker":
+        from ..runtimes import DockerRuntime
+
+        return (
+            DockerRuntime(
+                image_uri=image_uri,
+                local_container_update=local_container_update,
+                network_mode=network_mode,
+            ),
+            True,
+        )
+    raise ConfigurationError(
+        f"Unknown runtime {runtime!r}: use 'process', 'docker' or a JobRuntime"
+    )
+
+
+def _input_channels(
+    input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None,
+) -> dict[str, Path]:
+    if input_data is None:
+        return {}
+    if not isinstance(input_data, Mapping):
+        input_data = {"input": input_data}
+    channels: dict[str, Path] = {}
+    for channel, location in input_data.items():
+        validate_channel_name(channel)
+        text = os.fspath(location)
+        if text.startswith("s3://"):
+            raise ConfigurationError(
+                f"Input channel {channel!r} is an S3 URI; local jobs take local paths"
+            )
+        path = Path(text).expanduser().resolve()
+        if not path.exists():
+            raise ConfigurationError(f"Input channel {channel!r}: {text!r} does not exist")
+        channels[channel] = path
+    return channels
+
+
+def _environment(environment: Mapping[str, str] | None) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for name, value in (environment or {}).items():
+        if not isinstance(name, str) or not name or "=" in name or "\0" in name:
+            raise ConfigurationError(f"Invalid environment variable name {name!r}")
+        if not isinstance(value, str) or "\0" in value:
+            raise ConfigurationError(f"Environment variable {name!r} must be a string")
+        result[name] = value
+    return result
+
+
+def _initial_metadata(spec: JobSpec, source: Path, runtime_name: str) -> dict[str, Any]:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    metadata: dict[str, Any] = {
+        "jobName": spec.job_name,
+        "jobArn": spec.job_arn,
+        "status": JobState.QUEUED.value,
+        "createdAt": now,
+        "deviceConfig": {"device": spec.device},
+        "hyperParameters": dict(spec.hyperparameters),
+        "algorithmSpecification": {
+            "scriptModeConfig": {
+                "entryPoint": spec.entry_point,
+                "s3Uri": source.as_uri(),
+                "compressionType": "NONE",
+            },
+        },
+        "checkpointConfig": {"localPath": spec.checkpoint_path},
+        "inputDataConfig": [
+            {"channelName": channel, "dataSource": {"localPath": str(path)}}
+            for channel, path in spec.input_data.items()
+        ],
+        "runtime": runtime_name,
+        "events": [{"eventType": "QUEUED_FOR_EXECUTION", "timeOfEvent": now}],
+    }
+    if spec.image_uri:
+        metadata["algorithmSpecification"]["containerImage"] = {"uri": spec.image_uri}
+    return metadata
+
+
+def _folder_in(root: str | os.PathLike[str] | None, name: str) -> Path:
+    return Path(root if root is not None else os.getcwd()).resolve() / name
+
+
+def _make_job_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        raise ConfigurationError(
+            f"{folder} exists already: pick another job_name or root"
+        ) from None
+
+
+def _load_result(path: Path, allow_pickle: bool) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    return load_job_result(path, allow_pickle=allow_pickle)
+
+
+def _copy_outputs(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh checkout: the README's test command and CI's.
+#
+#   bash tests/run.sh [pytest arguments]
+#
+# Makes .venv with the package and its test dependencies, makes a Docker daemon and the
+# test image available (tests/docker/setup.sh; installs docker.io when run as root),
+# runs ruff and mypy, then pytest with branch coverage. Docker tests never skip: without
+# a daemon they fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "run.sh: making .venv"
+    "$python" -m venv .venv
+fi
+echo "run.sh: installing braket-async[test] into .venv"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+bash tests/docker/setup.sh
+
+echo "run.sh: ruff"
+.venv/bin/ruff check braket_async tests benchmarks examples
+echo "run.sh: mypy"
+.venv/bin/mypy
+echo "run.sh: pytest"
+exec .venv/bin/python -m pytest --cov --cov-report=term:skip-covered "$@"

@@ -29,7 +29,14 @@ from ..errors import (
 from ..jobs import load_job_result
 from ..metrics import MetricStatistic, MetricType, parse_metrics
 from ..runtimes import JobRuntime, JobSpec, ProcessRuntime
-from ._run import LOG_FILE, METADATA_FILE, LocalJobRun, live_run, metadata_from_json
+from ._run import (
+    LOG_FILE,
+    METADATA_FILE,
+    LocalJobRun,
+    live_run,
+    metadata_from_json,
+    write_metadata,
+)
 
 __all__ = ["LocalQuantumJob"]
 
@@ -212,12 +219,11 @@ class LocalQuantumJob:
             if owns_runtime:
                 await job_runtime.aclose()
             raise
+        metadata = _initial_metadata(spec, source.path, job_runtime.name)
+        # Also synchronous: a reader in another process never sees a folder without it.
+        write_metadata(folder, metadata)
         run = LocalJobRun(
-            spec,
-            job_runtime,
-            owns_runtime=owns_runtime,
-            folder=folder,
-            metadata=_initial_metadata(spec, source.path, job_runtime.name),
+            spec, job_runtime, owns_runtime=owns_runtime, folder=folder, metadata=metadata
         )
         await run.launch()
         job = cls(spec.job_arn, root=folder.parent)

@@ -24,7 +24,7 @@ from .._shield import finish
 from .._states import JobState
 from ..runtimes import Execution, JobRuntime, JobSpec
 
-__all__ = ["LocalJobRun", "live_run", "metadata_from_json", "metadata_to_json"]
+__all__ = ["LocalJobRun", "live_run", "metadata_from_json", "metadata_to_json", "write_metadata"]
 
 METADATA_FILE = "metadata.json"
 LOG_FILE = "log.txt"
@@ -67,6 +67,11 @@ def metadata_from_json(text: str) -> dict[str, Any]:
     return metadata
 
 
+def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+    """Write ``metadata.json`` in ``folder`` (blocking; atomic)."""
+    _write_text(folder / METADATA_FILE, metadata_to_json(metadata))
+
+
 class LocalJobRun:
     """The live side of one local job; see the module docstring.
 
@@ -97,6 +102,7 @@ class LocalJobRun:
         self._admitted: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason = "Cancelled"
+        self._closing: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> JobState:
@@ -131,15 +137,20 @@ class LocalJobRun:
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if self.done.is_set():
             return
-        # Cancelled before its first step, so _main never ran: nothing was started,
-        # and the record is finished here.
-        self._end(JobState.CANCELLED, self._cancel_reason)
-        _write_text(self.folder / METADATA_FILE, metadata_to_json(self._metadata))
+        # _main never reached its cleanup: cancelled before its first step, or failed
+        # before its try block (the log file could not be opened). Finish the record.
+        error = None if task.cancelled() else task.exception()
+        if error is None:
+            self._end(JobState.CANCELLED, self._cancel_reason)
+        else:
+            self._end(JobState.FAILED, f"{type(error).__name__}: {error}")
+        write_metadata(self.folder, self._metadata)
         self.log.close()
-        self._admit()
+        self._admit(error)
         self.done.set()
         if self._owns_runtime:
-            asyncio.get_running_loop().create_task(self._runtime.aclose())
+            # Kept on self: the loop holds tasks only weakly.
+            self._closing = asyncio.get_running_loop().create_task(self._runtime.aclose())
 
     def _admit(self, error: BaseException | None = None) -> None:
         if self._admitted is not None and not self._admitted.done():
@@ -159,7 +170,6 @@ class LocalJobRun:
         log_file = await anyio.to_thread.run_sync(_open_log, self.folder / LOG_FILE)
         writer = asyncio.create_task(self._write_log(log_file))
         try:
-            await self._write_metadata()
             if not self._runtime.has_free_slot:
                 self._admit()
             async with self._runtime.job_slot():
@@ -252,8 +262,7 @@ class LocalJobRun:
         self._transition(state, state.value, **fields)
 
     async def _write_metadata(self) -> None:
-        text = metadata_to_json(self._metadata)
-        await anyio.to_thread.run_sync(_write_text, self.folder / METADATA_FILE, text)
+        await anyio.to_thread.run_sync(write_metadata, self.folder, copy.deepcopy(self._metadata))
 
 
 def _open_log(path: Path) -> TextIO:

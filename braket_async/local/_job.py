@@ -164,7 +164,7 @@ class LocalQuantumJob:
                 root=root,
                 wait_until_complete=wait_until_complete,
                 environment=environment,
-                network_mode=network_mode,
+                network_mode=network_mode or "default",
             )
         )
 
@@ -496,7 +496,7 @@ def _make_runtime(
             DockerRuntime(
                 image_uri=image_uri,
                 local_container_update=local_container_update,
-                network_mode=network_mode,
+                network_mode=network_mode or "default",
             ),
             True,
         )

@@ -17,8 +17,6 @@ import weakref
 from pathlib import Path
 from typing import Any, TextIO
 
-import anyio.to_thread
-
 from .._logs import LogBuffer
 from .._shield import finish
 from .._states import JobState
@@ -103,6 +101,7 @@ class LocalJobRun:
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason = "Cancelled"
         self._closing: asyncio.Task[None] | None = None
+        self._lines_written = 0
 
     @property
     def state(self) -> JobState:
@@ -167,7 +166,7 @@ class LocalJobRun:
         await self.done.wait()
 
     async def _main(self) -> None:
-        log_file = await anyio.to_thread.run_sync(_open_log, self.folder / LOG_FILE)
+        log_file = await asyncio.to_thread(_open_log, self.folder / LOG_FILE)
         writer = asyncio.create_task(self._write_log(log_file))
         try:
             if not self._runtime.has_free_slot:
@@ -221,8 +220,9 @@ class LocalJobRun:
     async def _stop(self, execution: Execution, pump: asyncio.Task[None]) -> None:
         """Kill the job, keep its last lines, and collect what it saved so far."""
         await execution.kill()
-        with anyio.move_on_after(10):
-            await pump
+        # asyncio.wait, not await: at shutdown asyncio.run cancels the pump task too,
+        # and that must not cut this cleanup short.
+        await asyncio.wait([pump], timeout=10)
         pump.cancel()
         self._end(JobState.CANCELLED, self._cancel_reason)
         await execution.collect(self.folder)
@@ -232,14 +232,19 @@ class LocalJobRun:
             self.log.extend([line])
 
     async def _write_log(self, log_file: TextIO) -> None:
-        async for batch in self.log.follow():
+        async for batch in self.log.follow(self._lines_written):
             text = "".join(line + "\n" for line in batch)
-            await anyio.to_thread.run_sync(_write_flush, log_file, text)
+            await asyncio.to_thread(_write_flush, log_file, text)
+            self._lines_written += len(batch)
 
     async def _finalize(self, log_file: TextIO, writer: asyncio.Task[None]) -> None:
         try:
             self.log.close()
-            await writer
+            await asyncio.wait([writer])
+            if self._lines_written < len(self.log):
+                # The writer was cancelled (asyncio.run does that at shutdown): finish
+                # its work here, so log.txt holds every line.
+                await self._write_log(log_file)
             await self._write_metadata()
             if self._owns_runtime:
                 await self._runtime.aclose()
@@ -262,7 +267,7 @@ class LocalJobRun:
         self._transition(state, state.value, **fields)
 
     async def _write_metadata(self) -> None:
-        await anyio.to_thread.run_sync(write_metadata, self.folder, copy.deepcopy(self._metadata))
+        await asyncio.to_thread(write_metadata, self.folder, copy.deepcopy(self._metadata))
 
 
 def _open_log(path: Path) -> TextIO:

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
-import anyio.to_thread
 
 from .._shield import finish
 from ..errors import ContainerError, RuntimeUnavailableError
@@ -70,13 +69,13 @@ class ProcessRuntime(JobRuntime):
     async def start(self, spec: JobSpec) -> ProcessExecution:
         """Write the job's workspace and start its bootstrap process."""
         workspace = Path(
-            await anyio.to_thread.run_sync(
+            await asyncio.to_thread(
                 lambda: tempfile.mkdtemp(prefix=f"braket-async-{spec.job_name}-",
                                          dir=self.workspace_root)
             )
         )
         try:
-            await anyio.to_thread.run_sync(job_tree(spec).write_to, workspace)
+            await asyncio.to_thread(job_tree(spec).write_to, workspace)
 
             def rebase(path: str) -> str:
                 return str(workspace / path.lstrip("/"))
@@ -101,7 +100,7 @@ class ProcessRuntime(JobRuntime):
                 start_new_session=True,
             )
         except BaseException as exc:
-            await finish(anyio.to_thread.run_sync(shutil.rmtree, workspace, True))
+            await finish(asyncio.to_thread(shutil.rmtree, workspace, True))
             if isinstance(exc, OSError):
                 raise ContainerError(f"Could not start job {spec.job_name}: {exc}") from exc
             raise
@@ -155,7 +154,7 @@ class ProcessExecution(Execution):
 
     async def collect(self, destination: Path) -> str | None:
         """Copy results and checkpoints out of the workspace; read the failure file."""
-        return await anyio.to_thread.run_sync(self._collect, destination)
+        return await asyncio.to_thread(self._collect, destination)
 
     def _collect(self, destination: Path) -> str | None:
         destination.mkdir(parents=True, exist_ok=True)
@@ -185,7 +184,7 @@ class ProcessExecution(Execution):
         if self._process.returncode is None:
             self._signal(signal.SIGKILL)
             await self._process.wait()
-        await anyio.to_thread.run_sync(shutil.rmtree, self.workspace, True)
+        await asyncio.to_thread(shutil.rmtree, self.workspace, True)
 
 
 async def _chunks(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:

@@ -47,7 +47,8 @@ def test_folder_and_archive_hold_the_same_files(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(tree.tar_bytes())) as archive:
         in_archive = {"/" + member.name for member in archive.getmembers() if member.isfile()}
         link = archive.getmember("opt/braket")
-        assert link.issym() and link.linkname == "ml"
+        assert link.issym()
+        assert link.linkname == "ml"
     assert on_disk == in_archive
     assert "/opt/ml/code/algo/__init__.py" in on_disk
     assert not any("__pycache__" in path for path in on_disk)

@@ -1,0 +1,763 @@
+"""Jobs in Docker containers, through the daemon's HTTP API (aiodocker).
+
+A job is one container: created from the job's image with the job environment in its
+config, given the whole job tree as one archive, attached to (before it starts, so that
+no output is missed) and started; its outputs are copied out with the archive API.
+Nothing is bind-mounted and no secret is put on a command line. Errors of aiodocker and
+aiohttp are translated here, at the boundary, into :mod:`braket_async.errors` types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import functools
+import logging
+import os
+import tarfile
+import tempfile
+import warnings
+from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Final, NoReturn
+
+import aiodocker
+import aiohttp
+import anyio
+import anyio.to_thread
+from aiodocker.containers import DockerContainer
+from aiodocker.exceptions import DockerError
+from aiodocker.stream import Stream
+
+from .._shield import finish
+from ..errors import BraketAsyncError, ClosedError, ContainerError, RuntimeUnavailableError
+from ._base import JobRuntime, JobSpec
+from ._layout import CODE_PATH, FAILURE_PATH, ML_ROOT, MODEL_PATH, job_environment
+from ._staging import job_tree
+
+__all__ = ["JOB_ARN_LABEL", "JOB_LABEL", "DockerExecution", "DockerRuntime"]
+
+logger = logging.getLogger(__name__)
+
+#: Label set on every job container (value: the job name), so leftovers can be found.
+JOB_LABEL: Final = "braket-async.job"
+#: Label with the job's ARN; job names need not be unique, ARNs are.
+JOB_ARN_LABEL: Final = "braket-async.job-arn"
+
+_BASE_IMAGE = "292282985366.dkr.ecr.{region}.amazonaws.com/amazon-braket-base-jobs:latest"
+_DEFAULT_REGION = "us-west-2"
+_BOOTSTRAP_COMMAND = ("python3", "-m", "braket_async.jobs._bootstrap", "--ml-root", ML_ROOT)
+_CHECKPOINTS_FOLDER = "checkpoints"
+# The daemon answers 404 for a missing container, image or path, and 409 when a container
+# is not running or is already being removed.
+_NOT_FOUND = 404
+_CONFLICT = 409
+# aiodocker reports a daemon it cannot connect to as this pseudo HTTP status.
+_CANNOT_CONNECT = 900
+# Archives are spooled to a temporary file in pieces of this size (one thread hop each).
+_SPOOL_CHUNK = 1 << 20
+_FAILURE_LINE_LIMIT = 1 << 16
+# tarfile extraction filters exist from 3.10.12 / 3.11.4 / 3.12 on.
+_TAR_FILTERS = hasattr(tarfile, "data_filter")
+
+_FIX_DAEMON = (
+    "start Docker, set DOCKER_HOST (or pass docker_url=) to a daemon that runs, "
+    'or use runtime="process" to run jobs without Docker'
+)
+
+
+class DockerRuntime(JobRuntime):
+    """Runs each job in its own container of a Docker daemon.
+
+    The runtime owns one aiodocker client, created on first use and closed by
+    :meth:`aclose`, which also removes the containers of executions still open.
+
+    Args:
+        image_uri: The image for jobs whose spec names none. Without either, the official
+            Braket base image of ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` (else
+            ``us-west-2``) is used; it must be pulled (after an ECR login) or loaded first.
+        network_mode: The containers' ``HostConfig.NetworkMode``; ``"none"`` (the default)
+            gives jobs no network, ``"bridge"`` or ``"host"`` let them reach AWS.
+        local_container_update: Try to pull a newer image before the first job with it
+            (once per image and runtime, for at most :attr:`pull_timeout` seconds). When
+            no registry answers, the local image is used.
+        docker_url: The daemon's address, e.g. ``unix:///var/run/docker.sock``; by default
+            the Docker context, ``DOCKER_HOST`` or the usual sockets decide.
+        max_concurrent_jobs: How many jobs may run at once; ``None`` for no limit.
+    """
+
+    name = "docker"
+    #: Upper bound, in seconds, for one image update attempt. Without a network the
+    #: daemon usually fails at once (no DNS); a registry that does not answer costs this
+    #: much, once per image and runtime.
+    pull_timeout: float = 15.0
+
+    def __init__(
+        self,
+        *,
+        image_uri: str | None = None,
+        network_mode: str = "none",
+        local_container_update: bool = True,
+        docker_url: str | None = None,
+        max_concurrent_jobs: int | None = None,
+    ) -> None:
+        super().__init__(max_concurrent_jobs=max_concurrent_jobs)
+        self.image_uri = image_uri
+        self.network_mode = network_mode
+        self.local_container_update = local_container_update
+        self.docker_url = docker_url
+        self._client: aiodocker.Docker | None = None
+        self._closed = False
+        self._pull_locks: dict[str, asyncio.Lock] = {}
+        self._pulled: dict[str, str | None] = {}  # image -> why its update failed
+        self._executions: set[DockerExecution] = set()
+
+    def image_for(self, spec: JobSpec) -> str:
+        """The image a job described by ``spec`` runs in."""
+        if spec.image_uri:
+            return spec.image_uri
+        if self.image_uri:
+            return self.image_uri
+        region = (
+            os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _DEFAULT_REGION
+        )
+        return _BASE_IMAGE.format(region=region)
+
+    async def prepare(self, spec: JobSpec) -> None:
+        """Check that the daemon answers and the job's image is there.
+
+        Raises:
+            RuntimeUnavailableError: No daemon answers, or the image is neither local nor
+                pullable. The message says how to fix it.
+            ClosedError: The runtime was closed.
+        """
+        docker = self._docker()
+        try:
+            await docker.version()
+        except (DockerError, aiohttp.ClientError, OSError) as exc:
+            raise RuntimeUnavailableError(
+                f"Cannot reach the Docker daemon ({_reason(exc)}): {_FIX_DAEMON}."
+            ) from exc
+        image = self.image_for(spec)
+        update_failure = None
+        if self.local_container_update:
+            update_failure = await self._update_image(docker, image)
+        try:
+            await docker.images.inspect(image)
+        except DockerError as exc:
+            if exc.status != _NOT_FOUND:
+                raise _translate(exc, f"inspecting image {image}") from exc
+            why = f"pulling it failed: {update_failure}" if update_failure else exc.message
+            raise _missing_image(image, why) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _translate(exc, f"inspecting image {image}") from exc
+
+    async def start(self, spec: JobSpec) -> DockerExecution:
+        """Create the job's container, copy its tree in and start it.
+
+        If anything fails after the container was created (cancellation included), the
+        container is removed before the error propagates.
+
+        Raises:
+            RuntimeUnavailableError: No daemon answers or the image is missing.
+            ContainerError: The daemon refused to create, fill or start the container.
+            ClosedError: The runtime was closed.
+        """
+        docker = self._docker()
+        image = self.image_for(spec)
+        environment = job_environment(spec)
+        image_path = await _image_python_path(docker, image)
+        if image_path:  # keep what the image puts on the path, after the in-job API
+            environment["PYTHONPATH"] = f"{environment['PYTHONPATH']}:{image_path}"
+        config: dict[str, Any] = {
+            "Image": image,
+            # An image's own entry point (the official containers have one) would receive
+            # the bootstrap command as arguments; an empty list drops it.
+            "Entrypoint": [],
+            "Cmd": list(_BOOTSTRAP_COMMAND),
+            # Secrets travel only here, never on a command line (and are never logged).
+            "Env": [f"{key}={value}" for key, value in environment.items()],
+            "WorkingDir": CODE_PATH,
+            "Labels": {
+                JOB_LABEL: spec.job_name,
+                JOB_ARN_LABEL: spec.job_arn,
+            },
+            "Tty": False,
+            "AttachStdin": False,
+            "AttachStdout": False,
+            "AttachStderr": False,
+            "HostConfig": {
+                "NetworkMode": self.network_mode,
+                # The output is read through an attach stream, which (unlike a followed
+                # log, whose last lines daemons before 23.0 can drop at exit) delivers
+                # everything; a log file on the daemon's disk would only take space.
+                "LogConfig": {"Type": "none", "Config": {}},
+            },
+        }
+        container = await _create(docker, config, image)
+        execution = DockerExecution(self, docker, container, spec)
+        self._executions.add(execution)
+        logger.debug("job %s: container %s from %s", spec.job_name, container.id[:12], image)
+        try:
+            archive = await anyio.to_thread.run_sync(lambda: job_tree(spec).tar_bytes())
+            with _docker_errors("copying the job's files into its container"):
+                await container.put_archive("/", archive)  # type: ignore[no-untyped-call]
+            with _docker_errors("attaching to the job's container"):
+                await execution._attach()
+            with _docker_errors("starting the job's container"):
+                await container.start()
+        except BaseException:
+            await execution.aclose()
+            raise
+        return execution
+
+    async def aclose(self) -> None:
+        """Remove the containers of open executions and close the client. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            await finish(self._close_all())
+
+    async def _close_all(self) -> None:
+        try:
+            for execution in list(self._executions):
+                await execution.aclose()
+        finally:
+            client, self._client = self._client, None
+            if client is not None:
+                await client.close()
+
+    def _docker(self) -> aiodocker.Docker:
+        if self._closed:
+            raise ClosedError("this DockerRuntime was closed")
+        if self._client is None:
+            try:
+                self._client = aiodocker.Docker(url=self.docker_url)
+            # aiodocker asserts (AssertionError) that it found a socket before raising
+            # its ValueError for the same case.
+            except (DockerError, ValueError, OSError, AssertionError) as exc:
+                why = _reason(exc)
+                if isinstance(exc, AssertionError):
+                    why = "no Docker socket found and DOCKER_HOST is not set"
+                raise RuntimeUnavailableError(
+                    f"No Docker daemon is configured ({why}): {_FIX_DAEMON}."
+                ) from exc
+        return self._client
+
+    async def _update_image(self, docker: aiodocker.Docker, image: str) -> str | None:
+        """Pull ``image`` once per runtime; return why the update failed, or ``None``."""
+        lock = self._pull_locks.setdefault(image, asyncio.Lock())
+        async with lock:
+            if image in self._pulled:
+                return self._pulled[image]
+            failure: str | None = None
+            try:
+                # aiohttp enforces the bound and closes the connection, which stops the
+                # daemon's pull too.
+                await docker.images.pull(image, timeout=float(self.pull_timeout))
+            except asyncio.TimeoutError:  # before OSError: TimeoutError is one since 3.11
+                failure = f"no answer within {self.pull_timeout:g} s"
+            except (DockerError, aiohttp.ClientError, OSError) as exc:
+                failure = _reason(exc)
+            if failure is not None:
+                logger.info("could not update image %s (%s); using the local one", image, failure)
+            self._pulled[image] = failure
+            return failure
+
+    def _forget(self, execution: DockerExecution) -> None:
+        """Called by an execution's ``aclose()``."""
+        self._executions.discard(execution)
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if getattr(self, "_client", None) is not None and not self._closed:
+            _warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=2)
+
+
+class DockerExecution:
+    """One job running in a container; see :class:`~braket_async.runtimes.Execution`.
+
+    Made by :meth:`DockerRuntime.start`; its owner reads :meth:`output`, awaits
+    :meth:`wait`, calls :meth:`collect` and finally :meth:`aclose`, which removes the
+    container.
+    """
+
+    def __init__(
+        self,
+        runtime: DockerRuntime,
+        docker: aiodocker.Docker,
+        container: DockerContainer,
+        spec: JobSpec,
+    ) -> None:
+        self._runtime = runtime
+        self._docker = docker
+        self._container = container
+        self._spec = spec
+        self._exit_code: int | None = None
+        self._attached: Stream | None = None
+        self._output_taken = False
+        self._responses: set[aiohttp.ClientResponse] = set()
+        self._closed = False
+
+    @property
+    def container_id(self) -> str:
+        """The id of the job's container."""
+        return self._container.id
+
+    async def _attach(self) -> None:
+        """Attach to stdout and stderr; done before the start, as ``docker run`` does."""
+        stream = self._container.attach(stdout=True, stderr=True, logs=False)
+        self._attached = stream
+        await stream.__aenter__()  # opens the connection; closed by _detach()
+
+    def output(self) -> AsyncIterator[str]:
+        """The job's stdout and stderr lines, live, until the container exits.
+
+        Lines are decoded as UTF-8 (undecodable bytes become U+FFFD); a line is complete
+        when its own stream (stdout or stderr) ends it, so lines of the two streams never
+        mix, but their relative order is as the daemon received them. May be consumed
+        once. As with a pipe, a job whose output nobody reads stalls once the buffers are
+        full: read the output before (or while) awaiting :meth:`wait`.
+
+        Raises:
+            ClosedError: The output was already taken, or the execution was closed.
+            ContainerError: The output stream broke off.
+        """
+        self._check_open()
+        if self._output_taken or self._attached is None:
+            raise ClosedError("the output of this execution can be read only once")
+        self._output_taken = True
+        return self._lines(self._attached)
+
+    async def _lines(self, stream: Stream) -> AsyncIterator[str]:
+        splitter = LineSplitter()
+        try:
+            while True:
+                try:
+                    message = await stream.read_out()
+                except (aiohttp.ClientError, OSError) as exc:
+                    raise _translate(exc, "reading the job's output") from exc
+                if message is None:
+                    break
+                for line in splitter.feed(message.stream, message.data):
+                    yield line
+            for line in splitter.close():
+                yield line
+        finally:
+            await self._detach()
+
+    async def _detach(self) -> None:
+        stream, self._attached = self._attached, None
+        if stream is not None:
+            await stream.close()
+
+    async def wait(self) -> int:
+        """Wait until the container exits and return the job's exit code."""
+        if self._exit_code is None:
+            self._check_open()
+            with _docker_errors("waiting for the job's container"):
+                status = await self._container.wait()
+            self._exit_code = int(status["StatusCode"])
+        return self._exit_code
+
+    async def kill(self) -> None:
+        """Kill the container now (SIGKILL). Does nothing once it has ended or is gone."""
+        if self._closed:
+            return
+        try:
+            await self._container.kill()
+        except DockerError as exc:
+            if exc.status in (_NOT_FOUND, _CONFLICT):  # not running, or already removed
+                return
+            raise _translate(exc, "killing the job's container") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _translate(exc, "killing the job's container") from exc
+
+    async def collect(self, destination: Path) -> str | None:
+        """Copy results and checkpoints to ``destination``; return the failure reason.
+
+        ``/opt/ml/model`` lands in ``destination`` and the checkpoint folder in
+        ``destination / "checkpoints"``. Archives are extracted safely: members with
+        absolute paths, ``..``, links leading outside, or device files are refused with
+        :class:`~braket_async.errors.ContainerError`.
+        """
+        self._check_open()
+        destination = Path(destination)
+        await anyio.to_thread.run_sync(
+            functools.partial(destination.mkdir, parents=True, exist_ok=True)
+        )
+        await self._copy_folder(MODEL_PATH, destination)
+        await self._copy_folder(self._spec.checkpoint_path, destination / _CHECKPOINTS_FOLDER)
+        spool = await self._download(FAILURE_PATH)
+        if spool is None:
+            return None
+        with spool:  # closed here too, in case the worker thread never ran
+            return await anyio.to_thread.run_sync(_read_failure_reason, spool)
+
+    async def aclose(self) -> None:
+        """Force-remove the container and close its streams. Idempotent.
+
+        The removal runs to its end even if the caller is cancelled meanwhile (by anyio
+        or by ``Task.cancel()``); the cancellation is re-raised afterwards.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._runtime._forget(self)
+        with anyio.CancelScope(shield=True):
+            await finish(self._remove())
+
+    async def _remove(self) -> None:
+        for response in list(self._responses):
+            self._release(response)
+        await self._detach()
+        await _delete(self._container)
+        logger.debug("job %s: container %s removed", self._spec.job_name, self.container_id[:12])
+
+    async def _copy_folder(self, container_path: str, destination: Path) -> None:
+        spool = await self._download(container_path)
+        if spool is None:  # the job removed the folder: nothing to copy
+            return
+        root = PurePosixPath(container_path).name
+        with spool:  # closed here too, in case the worker thread never ran
+            await anyio.to_thread.run_sync(_extract_spooled, spool, root, destination)
+
+    async def _download(self, container_path: str) -> IO[bytes] | None:
+        """The archive of ``container_path`` in a temporary file, or ``None`` if missing."""
+        try:
+            response = await self._open(
+                f"containers/{self._container.id}/archive",
+                {"path": container_path},
+                f"copying {container_path} out of the job's container",
+                missing_ok=True,
+            )
+        except _Missing:
+            return None
+        spool: IO[bytes] = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
+        try:
+            pending = bytearray()
+            while True:
+                try:
+                    chunk = await response.content.readany()
+                except (aiohttp.ClientError, OSError) as exc:
+                    raise _translate(exc, f"copying {container_path} out") from exc
+                if chunk:
+                    pending += chunk
+                if pending and (not chunk or len(pending) >= _SPOOL_CHUNK):
+                    await anyio.to_thread.run_sync(spool.write, bytes(pending))
+                    pending.clear()
+                if not chunk:
+                    break
+            await anyio.to_thread.run_sync(spool.seek, 0)
+        except BaseException:
+            spool.close()
+            raise
+        finally:
+            self._release(response)
+        return spool
+
+    async def _open(
+        self,
+        path: str,
+        params: dict[str, Any],
+        action: str,
+        *,
+        missing_ok: bool = False,
+    ) -> aiohttp.ClientResponse:
+        """Open a streamed GET of the daemon API; the caller releases the response.
+
+        aiodocker's public ``get_archive()`` holds a whole archive in memory, so archives
+        are read raw through the client's request method.
+        """
+        self._check_open()
+        try:
+            response = await self._docker._do_query(path, "GET", params=params, timeout=None)
+        except DockerError as exc:
+            # 404 also means that the container is gone, which is an error here.
+            gone = "no such container" in exc.message.lower()
+            if missing_ok and exc.status == _NOT_FOUND and not gone:
+                raise _Missing from exc
+            raise _translate(exc, action) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _translate(exc, action) from exc
+        self._responses.add(response)
+        return response
+
+    def _release(self, response: aiohttp.ClientResponse) -> None:
+        self._responses.discard(response)
+        # close(), not release(): a stream cut short must not return to the pool.
+        response.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this job's container was already removed")
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if not getattr(self, "_closed", True):
+            _warn(
+                f"job container {self._container.id[:12]} was never removed (call aclose())",
+                ResourceWarning,
+                source=self,
+                stacklevel=2,
+            )
+
+
+class _Missing(Exception):
+    """The daemon has no such path in the container."""
+
+
+class LineSplitter:
+    """Splits the chunks of a job's stdout and stderr into lines.
+
+    Chunks may end anywhere, also inside a line or a UTF-8 character; each stream keeps
+    its own unfinished line. ``\\n`` and ``\\r\\n`` end lines; bytes that are not UTF-8
+    become U+FFFD, so no output can break the reader.
+    """
+
+    def __init__(self) -> None:
+        self._partial: dict[int, list[bytes]] = {}
+
+    def feed(self, stream: int, data: bytes) -> list[str]:
+        """Add a chunk of ``stream`` (1 stdout, 2 stderr); return the lines it completes."""
+        if b"\n" not in data:
+            if data:
+                self._partial.setdefault(stream, []).append(data)
+            return []
+        parts = data.split(b"\n")
+        earlier = self._partial.pop(stream, None)
+        if earlier:
+            earlier.append(parts[0])
+            parts[0] = b"".join(earlier)
+        rest = parts.pop()
+        if rest:
+            self._partial[stream] = [rest]
+        return [_decode_line(part) for part in parts]
+
+    def close(self) -> list[str]:
+        """The streams ended: return their unfinished last lines (stdout first)."""
+        partial, self._partial = self._partial, {}
+        return [_decode_line(b"".join(partial[stream])) for stream in sorted(partial)]
+
+
+def _decode_line(raw: bytes) -> str:
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    return raw.decode("utf-8", errors="replace")
+
+
+# --- safe extraction (blocking; run in a worker thread) ----------------------------------
+
+
+def _extract_spooled(spool: IO[bytes], root: str, destination: Path) -> None:
+    try:
+        with tarfile.open(fileobj=spool, mode="r:") as archive:
+            extract_folder(archive, root, destination)
+    except tarfile.TarError as exc:
+        raise ContainerError(f"unreadable archive of {root}: {exc}") from exc
+
+
+def extract_folder(archive: tarfile.TarFile, root: str, destination: Path) -> None:
+    """Extract the folder ``root`` of ``archive`` (as the daemon sends it) into ``destination``.
+
+    The members are ``root`` and ``root/...``; their contents land directly in
+    ``destination``. Every member is checked before anything is written (no absolute
+    paths, no ``..``, only files, folders and links; no link with an absolute target),
+    and again just before it is written, against the real paths on disk (no member or
+    link target outside ``destination``, also through links extracted earlier). The
+    ``data`` extraction filter is applied on top where Python has it.
+
+    Raises:
+        ContainerError: A member is refused; what was extracted before it stays.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    members = [_rebased(member, root) for member in archive.getmembers()]
+    wanted = [member for member in members if member is not None]
+    for member in wanted:
+        _check_static(member, root)
+
+    def checked(members: Iterable[tarfile.TarInfo]) -> Iterator[tarfile.TarInfo]:
+        for member in members:
+            _check_on_disk(member, destination, root)
+            yield member
+
+    try:
+        if _TAR_FILTERS:
+            archive.extractall(destination, members=checked(wanted), filter="data")
+        else:  # Python before 3.10.12 / 3.11.4
+            archive.extractall(destination, members=checked(wanted))
+    except (tarfile.TarError, OSError) as exc:
+        if isinstance(exc, BraketAsyncError):
+            raise
+        raise ContainerError(f"cannot extract {root} to {destination}: {exc}") from exc
+
+
+def _rebased(member: tarfile.TarInfo, root: str) -> tarfile.TarInfo | None:
+    """``member`` renamed relative to ``root``; ``None`` for ``root`` itself."""
+    name = member.name.rstrip("/")
+    if name in (root, f"./{root}"):
+        return None
+    prefix = f"{root}/"
+    relative = name.removeprefix("./")
+    if not relative.startswith(prefix):
+        _refuse(member, root, f"it is not inside {root}/")
+    rebased = copy.copy(member)
+    rebased.name = relative[len(prefix) :]
+    if member.islnk():
+        # Hard link targets are member names, so they move with the members.
+        target = member.linkname.removeprefix("./")
+        if not target.startswith(prefix):
+            _refuse(member, root, "its hard link target is outside the folder")
+        rebased.linkname = target[len(prefix) :]
+    if not _TAR_FILTERS:  # what the data filter does otherwise: our owner, sane modes
+        rebased.uname = rebased.gname = ""
+        if hasattr(os, "getuid"):
+            rebased.uid, rebased.gid = os.getuid(), os.getgid()
+        rebased.mode = (member.mode & 0o755) | (0o700 if member.isdir() else 0o600)
+    return rebased
+
+
+def _check_static(member: tarfile.TarInfo, root: str) -> None:
+    path = PurePosixPath(member.name)
+    if not member.name or path.is_absolute() or member.name.startswith("\\"):
+        _refuse(member, root, "its path is absolute")
+    if ".." in path.parts:
+        _refuse(member, root, "its path contains '..'")
+    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+        _refuse(member, root, "it is a device, FIFO or other special file")
+    if member.issym() or member.islnk():
+        if not member.linkname:
+            _refuse(member, root, "its link has no target")
+        if PurePosixPath(member.linkname).is_absolute():
+            _refuse(member, root, f"it links to the absolute path {member.linkname!r}")
+        if member.islnk() and ".." in PurePosixPath(member.linkname).parts:
+            _refuse(member, root, "its hard link target contains '..'")
+
+
+def _check_on_disk(member: tarfile.TarInfo, destination: Path, root: str) -> None:
+    """Refuse a member that would land, or link, outside ``destination`` as things are now."""
+    base = os.path.realpath(destination)
+    target = os.path.join(base, member.name)
+    if not _inside(os.path.realpath(target), base):
+        _refuse(member, root, "it would be written outside the destination")
+    if member.issym():
+        linked = os.path.join(os.path.dirname(target), member.linkname)
+    elif member.islnk():
+        linked = os.path.join(base, member.linkname)
+    else:
+        return
+    if not _inside(os.path.realpath(linked), base):
+        _refuse(member, root, "it links outside the destination")
+
+
+def _inside(path: str, base: str) -> bool:
+    return os.path.commonpath([path, base]) == base
+
+
+def _refuse(member: tarfile.TarInfo, root: str, why: str) -> NoReturn:
+    raise ContainerError(f"refusing to extract {member.name!r} from the job's {root}: {why}")
+
+
+def _read_failure_reason(spool: IO[bytes]) -> str | None:
+    """The first line of the failure file in ``spool`` (an archive), or ``None``."""
+    try:
+        with tarfile.open(fileobj=spool, mode="r:") as archive:
+            for member in archive:
+                extracted = archive.extractfile(member) if member.isreg() else None
+                if extracted is None:
+                    continue
+                with extracted:
+                    # Only the first line counts, however much the job wrote.
+                    first = extracted.readline(_FAILURE_LINE_LIMIT)
+                return first.decode("utf-8", errors="replace").strip() or None
+    except tarfile.TarError as exc:
+        raise ContainerError(f"unreadable archive of the failure file: {exc}") from exc
+    return None
+
+
+async def _image_python_path(docker: aiodocker.Docker, image: str) -> str | None:
+    """The ``PYTHONPATH`` the image sets, if any (a container's own ``Env`` replaces it)."""
+    try:
+        info = await docker.images.inspect(image)
+    except DockerError as exc:
+        if exc.status == _NOT_FOUND:
+            raise _missing_image(image, exc.message) from exc
+        raise _translate(exc, f"inspecting image {image}") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise _translate(exc, f"inspecting image {image}") from exc
+    for entry in (info.get("Config") or {}).get("Env") or []:
+        key, _, value = entry.partition("=")
+        if key == "PYTHONPATH":
+            return value or None
+    return None
+
+
+def _missing_image(image: str, reason: str) -> RuntimeUnavailableError:
+    return RuntimeUnavailableError(
+        f"The Docker image {image} is not available locally ({reason}). Fix: "
+        f"`docker pull {image}` (for the Braket base image, log in to its ECR registry "
+        "first), `docker load` it from a file, or pass image_uri= with an image you have."
+    )
+
+
+async def _create(docker: aiodocker.Docker, config: dict[str, Any], image: str) -> DockerContainer:
+    """Create a container; if cancelled meanwhile, let the creation end and remove it.
+
+    A create request cut off by a cancellation still creates the container (the daemon
+    finishes it), and then no one would know its id.
+    """
+    creating = asyncio.ensure_future(docker.containers.create(config))
+    try:
+        with anyio.CancelScope(shield=True):
+            container = await finish(creating)
+    except DockerError as exc:  # the daemon answered, so it created nothing
+        if exc.status == _NOT_FOUND and "image" in exc.message.lower():
+            raise _missing_image(image, exc.message) from exc
+        raise _translate(exc, "creating the job container") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise _translate(exc, "creating the job container") from exc
+    except BaseException:
+        if creating.done() and not creating.cancelled() and creating.exception() is None:
+            with anyio.CancelScope(shield=True):
+                await finish(_delete(creating.result()))
+        raise
+    return container
+
+
+async def _delete(container: DockerContainer) -> None:
+    """Force-remove ``container``; a container already gone or going is fine."""
+    try:
+        await container.delete(force=True)
+    except DockerError as exc:
+        if exc.status not in (_NOT_FOUND, _CONFLICT):  # gone, or being removed
+            raise _translate(exc, "removing the job's container") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise _translate(exc, "removing the job's container") from exc
+
+
+# --- error translation --------------------------------------------------------------------
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, DockerError):
+        return exc.message
+    return str(exc) or type(exc).__name__
+
+
+def _translate(exc: BaseException, action: str) -> BraketAsyncError:
+    """The braket_async error for a failure of aiodocker or aiohttp while doing ``action``."""
+    if isinstance(exc, DockerError) and exc.status == _CANNOT_CONNECT:
+        return RuntimeUnavailableError(
+            f"Lost the Docker daemon while {action} ({exc.message}): {_FIX_DAEMON}."
+        )
+    return ContainerError(f"Docker failed while {action}: {_reason(exc)}")
+
+
+@contextlib.contextmanager
+def _docker_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except BraketAsyncError:
+        raise
+    except (DockerError, aiohttp.ClientError, OSError) as exc:
+        raise _translate(exc, action) from exc

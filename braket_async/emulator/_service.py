@@ -1,0 +1,439 @@
+"""The Braket service's behaviour: jobs, devices and tags, independent of HTTP.
+
+:class:`BraketService` answers each operation from its validated input (wire names) with
+its output document, raising :class:`~braket_async.emulator.ApiError` for the service's
+error answers. It owns one task per unfinished job, which calls the
+:class:`~braket_async.emulator.JobRunner` and records the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import Any
+
+from .._shield import finish
+from .._states import JobState
+from ._devices import DEVICES, Device
+from ._errors import ApiError, conflict, not_found, validation_error
+from ._jobs import JobRecord
+from ._runner import JobControl, JobRunner
+
+__all__ = ["BraketService"]
+
+_LOGGER = logging.getLogger(__name__)
+_JOB_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")
+_JOB_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:[a-z0-9\-]+:[0-9]{12}:job/.+$")
+_DEVICE_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:[a-z0-9\-]*:[0-9]{0,12}:device/.+$")
+_TERMINAL = frozenset(state for state in JobState if state.is_terminal)
+_QUEUE_POSITION_CAP = 15  # positions beyond this read ">15", as the service answers
+
+
+class BraketService:
+    """The emulated service; one per emulator.
+
+    Args:
+        runner: What runs the jobs.
+        region: The region in job ARNs.
+        account_id: The 12-digit account in job ARNs.
+        service_url: The emulator's URL, given to runners for jobs that call Braket.
+        devices: The devices GetDevice and SearchDevices know.
+    """
+
+    def __init__(
+        self,
+        runner: JobRunner,
+        *,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        service_url: str = "",
+        devices: Iterable[Device] = DEVICES,
+    ) -> None:
+        self.runner = runner
+        self.region = region
+        self.account_id = account_id
+        self.service_url = service_url
+        self.devices = {device.arn: device for device in devices}
+        self._jobs: dict[str, JobRecord] = {}
+        self._tokens: dict[str, str] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._changed = asyncio.Event()
+        self._closed = False
+        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+            "CreateJob": self.create_job,
+            "GetJob": self.get_job,
+            "CancelJob": self.cancel_job,
+            "SearchJobs": self.search_jobs,
+            "GetDevice": self.get_device,
+            "SearchDevices": self.search_devices,
+            "TagResource": self.tag_resource,
+            "UntagResource": self.untag_resource,
+            "ListTagsForResource": self.list_tags_for_resource,
+        }
+
+    # -- in-process API --------------------------------------------------------------
+
+    @property
+    def jobs(self) -> list[JobRecord]:
+        """Every job, oldest first."""
+        return list(self._jobs.values())
+
+    def job(self, arn: str) -> JobRecord:
+        """The record of the job ``arn``; ``KeyError`` when unknown."""
+        return self._jobs[arn]
+
+    async def wait_for_job(
+        self, arn: str, states: Collection[JobState | str] = _TERMINAL
+    ) -> JobRecord:
+        """Wait until the job ``arn`` is in one of ``states`` (default: terminal)."""
+        wanted = {JobState(state) for state in states}
+        return await self.wait_until(arn, lambda record: record.status in wanted)
+
+    async def wait_until(self, arn: str, predicate: Callable[[JobRecord], bool]) -> JobRecord:
+        """Wait until ``predicate(record)`` holds for the job ``arn``; checked on changes."""
+        while True:
+            record = self._jobs[arn]
+            if predicate(record):
+                return record
+            changed = self._changed
+            await changed.wait()
+
+    async def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Answer one operation."""
+        return await self._handlers[operation](params)
+
+    async def aclose(self) -> None:
+        """Cancel every unfinished job, wait for their tasks, close the runner."""
+        if self._closed:
+            return
+        self._closed = True
+        for timer in self._timers.values():
+            timer.cancel()
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await finish(self._close(tasks))
+
+    async def _close(self, tasks: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.runner.aclose()
+
+    # -- jobs ----------------------------------------------------------------------
+
+    def _notify(self, record: JobRecord | None = None) -> None:
+        if (
+            record is not None
+            and record.status is JobState.RUNNING
+            and record.max_runtime is not None
+            and record.arn not in self._timers
+        ):
+            self._timers[record.arn] = asyncio.get_running_loop().call_later(
+                record.max_runtime, self._expire, record.arn
+            )
+        # Wake every waiter once: they re-check and wait on the next event.
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _expire(self, arn: str) -> None:
+        record = self._jobs[arn]
+        task = self._tasks.get(arn)
+        if task is not None and not record.status.is_terminal:
+            record.runtime_exceeded = True
+            task.cancel()
+
+    async def create_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateJob: idempotent on ``clientToken``."""
+        if self._closed:
+            raise ApiError("InternalServiceException", "The service is shutting down")
+        token = params["clientToken"]
+        request = {k: v for k, v in params.items() if k not in ("clientToken", "tags")}
+        if token in self._tokens:
+            existing = self._jobs[self._tokens[token]]
+            if existing.request != request or existing.tags != params.get("tags", {}):
+                raise conflict(
+                    f"clientToken {token!r} was already used with different parameters"
+                )
+            return {"jobArn": existing.arn}
+        self._validate_job(request)
+        arn = f"arn:aws:braket:{self.region}:{self.account_id}:job/{uuid.uuid4()}"
+        record = JobRecord(
+            arn=arn, request=request, client_token=token, tags=dict(params.get("tags", {}))
+        )
+        record.add_event("QUEUED_FOR_EXECUTION")
+        self._jobs[arn] = record
+        self._tokens[token] = arn
+        self._tasks[arn] = asyncio.create_task(self._drive(record), name=f"emulated job {arn}")
+        self._notify()
+        return {"jobArn": arn}
+
+    def _validate_job(self, request: dict[str, Any]) -> None:
+        if not _JOB_NAME.fullmatch(request["jobName"]):
+            raise validation_error(
+                f"Invalid job name {request['jobName']!r}: it must match "
+                f"{_JOB_NAME.pattern}"
+            )
+        if "scriptModeConfig" not in request["algorithmSpecification"]:
+            raise validation_error("algorithmSpecification.scriptModeConfig is required")
+        device = request["deviceConfig"]["device"]
+        if device not in self.devices and not _DEVICE_ARN.fullmatch(device):
+            raise validation_error(f"Invalid device ARN {device!r}")
+        for index, channel in enumerate(request.get("inputDataConfig", ())):
+            if channel["channelName"] in (".", ".."):
+                raise validation_error(f"inputDataConfig.{index + 1}: invalid channel name")
+        names = [channel["channelName"] for channel in request.get("inputDataConfig", ())]
+        if len(set(names)) != len(names):
+            raise validation_error("inputDataConfig: channel names must be unique")
+
+    async def _drive(self, record: JobRecord) -> None:
+        control = JobControl(
+            record, region=self.region, service_url=self.service_url, on_change=self._notify
+        )
+        try:
+            failure_reason = await self.runner.run(control)
+        except asyncio.CancelledError:
+            if record.runtime_exceeded:
+                limit = record.max_runtime
+                record.add_event("MAX_RUNTIME_EXCEEDED")
+                record.end(
+                    JobState.FAILED,
+                    f"MaxRuntimeExceeded: the job ran longer than maxRuntimeInSeconds ({limit})",
+                )
+            else:
+                record.end(JobState.CANCELLED)
+            # The task is the service's own and nobody awaits its result: ending it
+            # normally keeps shutdown quiet.
+        except Exception as exc:
+            _LOGGER.exception("job runner failed for %s", record.arn)
+            record.end(JobState.FAILED, f"InternalServiceError: {type(exc).__name__}: {exc}")
+        else:
+            if failure_reason is None:
+                record.end(JobState.COMPLETED)
+            else:
+                record.end(JobState.FAILED, failure_reason)
+        finally:
+            timer = self._timers.pop(record.arn, None)
+            if timer is not None:
+                timer.cancel()
+            self._tasks.pop(record.arn, None)
+            self._notify()
+
+    def _record(self, arn: str) -> JobRecord:
+        if not _JOB_ARN.fullmatch(arn):
+            raise validation_error(f"Invalid job ARN {arn!r}")
+        try:
+            return self._jobs[arn]
+        except KeyError:
+            raise not_found(f"Job {arn} not found") from None
+
+    async def get_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """GetJob, with ``queueInfo`` when ``QueueInfo`` is asked for."""
+        record = self._record(params["jobArn"])
+        document = record.describe()
+        if "QueueInfo" in params.get("additionalAttributeNames", ()):
+            document["queueInfo"] = self._queue_info(record)
+        return document
+
+    def _queue_info(self, record: JobRecord) -> dict[str, Any]:
+        if record.status is not JobState.QUEUED:
+            return {
+                "queue": "JOBS_QUEUE",
+                "position": "None",
+                "message": (
+                    f"Job is in {record.status.value} status. AmazonBraket does not show "
+                    "queue position for this status."
+                ),
+            }
+        queued = [job for job in self._jobs.values() if job.status is JobState.QUEUED]
+        position = queued.index(record) + 1
+        shown = str(position) if position <= _QUEUE_POSITION_CAP else f">{_QUEUE_POSITION_CAP}"
+        return {"queue": "JOBS_QUEUE", "position": shown}
+
+    async def cancel_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CancelJob: CANCELLING now, CANCELLED once the job has stopped."""
+        record = self._record(params["jobArn"])
+        if record.status.is_terminal:
+            raise conflict(f"Job {record.arn} is already {record.status.value}")
+        if record.status is not JobState.CANCELLING:
+            record.status = JobState.CANCELLING
+            task = self._tasks.get(record.arn)
+            if task is not None:
+                task.cancel()
+            self._notify()
+        return {"jobArn": record.arn, "cancellationStatus": "CANCELLING"}
+
+    async def search_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
+        """SearchJobs: filters AND-ed, newest first, keyset pagination."""
+        predicates = [_job_filter(spec) for spec in params["filters"]]
+        jobs = [
+            job
+            for job in self._jobs.values()
+            if all(predicate(job) for predicate in predicates)
+        ]
+        jobs.sort(key=lambda job: (job.created_at, job.arn), reverse=True)
+        return _page(
+            jobs,
+            params,
+            key=lambda job: [job.created_at.isoformat(), job.arn],
+            item=JobRecord.summary,
+            field="jobs",
+            descending=True,
+        )
+
+    # -- devices ---------------------------------------------------------------------
+
+    async def get_device(self, params: dict[str, Any]) -> dict[str, Any]:
+        """GetDevice."""
+        arn = params["deviceArn"]
+        if arn not in self.devices:
+            if not _DEVICE_ARN.fullmatch(arn):
+                raise validation_error(f"Invalid device ARN {arn!r}")
+            raise not_found(f"Device {arn} not found")
+        return self.devices[arn].describe()
+
+    async def search_devices(self, params: dict[str, Any]) -> dict[str, Any]:
+        """SearchDevices: filters on the summary's fields, each matching any value."""
+        fields = {"deviceArn", "deviceName", "providerName", "deviceType", "deviceStatus"}
+        devices = list(self.devices.values())
+        for spec in params["filters"]:
+            if spec["name"] not in fields:
+                raise validation_error(
+                    f"Invalid filter name {spec['name']!r}; use one of {sorted(fields)}"
+                )
+            devices = [
+                device for device in devices if device.summary()[spec["name"]] in spec["values"]
+            ]
+        devices.sort(key=lambda device: device.arn)
+        return _page(
+            devices,
+            params,
+            key=lambda device: [device.arn],
+            item=Device.summary,
+            field="devices",
+            descending=False,
+        )
+
+    # -- tags --------------------------------------------------------------------------
+
+    def _tagged(self, arn: str) -> JobRecord:
+        if not arn.startswith("arn:aws"):
+            raise validation_error(f"Invalid resource ARN {arn!r}")
+        if arn not in self._jobs:
+            raise not_found(f"Resource {arn} not found")
+        return self._jobs[arn]
+
+    async def tag_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        """TagResource: add or overwrite tags."""
+        self._tagged(params["resourceArn"]).tags.update(params["tags"])
+        return {}
+
+    async def untag_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        """UntagResource: remove tags by key; unknown keys are ignored."""
+        tags = self._tagged(params["resourceArn"]).tags
+        for key in params["tagKeys"]:
+            tags.pop(key, None)
+        return {}
+
+    async def list_tags_for_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListTagsForResource."""
+        return {"tags": dict(self._tagged(params["resourceArn"]).tags)}
+
+
+_TIME_OPERATORS: dict[
+    str, Callable[[datetime.datetime, list[datetime.datetime]], bool]
+] = {
+    "LT": lambda a, b: a < b[0],
+    "LTE": lambda a, b: a <= b[0],
+    "GT": lambda a, b: a > b[0],
+    "GTE": lambda a, b: a >= b[0],
+    "EQUAL": lambda a, b: a in b,
+    "BETWEEN": lambda a, b: b[0] <= a <= b[1],
+}
+
+
+def _job_filter(spec: dict[str, Any]) -> Callable[[JobRecord], bool]:
+    """The predicate of one SearchJobs filter."""
+    name, operator, values = spec["name"], spec["operator"], list(spec["values"])
+    if operator == "BETWEEN" and len(values) != 2:
+        raise validation_error("The BETWEEN operator takes exactly two values")
+    if name == "createdAt":
+        if operator == "CONTAINS":
+            raise validation_error("createdAt filters take LT, LTE, GT, GTE, EQUAL or BETWEEN")
+        times = [_parse_time(value) for value in values]
+        compare = _TIME_OPERATORS[operator]
+        return lambda job: bool(compare(job.created_at, times))
+    # The service filters on these two names only (API reference, SearchJobsFilter); a
+    # client that filters on status here would break against the real service.
+    if name != "jobArn":
+        raise validation_error(
+            f"Invalid filter name {name!r}: filter name can be either jobArn or createdAt"
+        )
+
+    def field(job: JobRecord) -> str:
+        return job.arn
+
+    if operator == "EQUAL":
+        wanted = set(values)
+        return lambda job: field(job) in wanted
+    if operator == "CONTAINS":
+        return lambda job: any(value in field(job) for value in values)
+    raise validation_error(f"jobArn filters take EQUAL or CONTAINS, not {operator}")
+
+
+def _parse_time(value: str) -> datetime.datetime:
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = datetime.datetime.fromtimestamp(float(value), datetime.timezone.utc)
+        except ValueError:
+            raise validation_error(
+                f"Invalid time {value!r}: use ISO 8601 or seconds since the epoch"
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed
+
+
+def _page(
+    items: list[Any],
+    params: dict[str, Any],
+    *,
+    key: Callable[[Any], list[str]],
+    item: Callable[[Any], dict[str, Any]],
+    field: str,
+    descending: bool,
+) -> dict[str, Any]:
+    """One page of sorted ``items``; the token names the last item shown.
+
+    A keyset token (rather than an offset) keeps pages stable while jobs are created.
+    """
+    limit = params.get("maxResults", 100)
+    token = params.get("nextToken")
+    if token is not None:
+        try:
+            after = json.loads(base64.urlsafe_b64decode(token.encode()))
+        except (binascii.Error, ValueError):
+            raise validation_error("Invalid nextToken") from None
+        if not isinstance(after, list):
+            raise validation_error("Invalid nextToken")
+        items = [
+            candidate
+            for candidate in items
+            if (key(candidate) < after if descending else key(candidate) > after)
+        ]
+    page = items[:limit]
+    document: dict[str, Any] = {field: [item(entry) for entry in page]}
+    if len(items) > limit:
+        document["nextToken"] = base64.urlsafe_b64encode(
+            json.dumps(key(page[-1])).encode()
+        ).decode()
+    return document
+

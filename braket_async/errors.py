@@ -109,6 +109,7 @@ class ServiceError(BraketAsyncError):
         message: The service's message.
         operation: The API operation that failed.
         request_id: The request id, for support cases.
+        status: The HTTP status code, when there was an answer.
     """
 
     def __init__(
@@ -118,11 +119,13 @@ class ServiceError(BraketAsyncError):
         *,
         operation: str | None = None,
         request_id: str | None = None,
+        status: int | None = None,
     ) -> None:
         self.code = code
         self.message = message
         self.operation = operation
         self.request_id = request_id
+        self.status = status
         where = f" in {operation}" if operation else ""
         super().__init__(f"{code}{where}: {message}")
 

@@ -106,4 +106,4 @@ class RetryPolicy:
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Backoff before retry number ``attempt`` (1 = first retry): full jitter."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return (rng or random).uniform(0, ceiling)  # noqa: S311 - jitter, not secrets
+        return (rng or random).uniform(0, ceiling)

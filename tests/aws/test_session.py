@@ -34,7 +34,9 @@ async def test_errors_are_translated(fake_session: AwsSession) -> None:
     assert caught.value.operation == "GetJob"
 
 
-async def test_jobs_role_from_iam(fake_session: AwsSession, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_jobs_role_from_iam(
+    fake_session: AwsSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("BRAKET_JOBS_ROLE_ARN")
     with pytest.raises(ConfigurationError, match="No Braket jobs role"):
         await fake_session.jobs_role_arn()

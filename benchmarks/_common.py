@@ -1,0 +1,61 @@
+"""What the benchmark scripts share: constants, runtimes, job helpers, table printing."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from braket_async import JobState, LocalQuantumJob
+from braket_async.runtimes import JobRuntime, ProcessRuntime
+
+DEVICE = "local:braket/braket.local.qubit"
+DEFAULT_IMAGE = "braket-async-test:python3"
+
+
+def shared_runtime(name: str, image: str, max_concurrent_jobs: int | None = None) -> JobRuntime:
+    """A runtime object that many jobs share; the caller closes it."""
+    if name == "docker":
+        from braket_async.runtimes import DockerRuntime
+
+        return DockerRuntime(
+            image_uri=image, network_mode="none", max_concurrent_jobs=max_concurrent_jobs
+        )
+    return ProcessRuntime(max_concurrent_jobs=max_concurrent_jobs)
+
+
+async def run_job(source: Path, root: Path, **options: Any) -> LocalQuantumJob:
+    """Create a job, wait until its record is final, and fail unless it COMPLETED."""
+    job = await LocalQuantumJob.create(device=DEVICE, source_module=source, root=root, **options)
+    state = await job.wait()
+    if state is not JobState.COMPLETED:
+        reason = (await job.metadata()).get("failureReason")
+        raise RuntimeError(f"job {job.name} ended {state.value}: {reason}")
+    return job
+
+
+def ms(seconds: float) -> str:
+    """Seconds as milliseconds, one decimal."""
+    return f"{seconds * 1000:.1f}"
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def progress(message: str) -> None:
+    """Say what is running (on stderr, so that stdout holds only the report)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print a titled, aligned plain-text table."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    print(f"\n## {title}\n")
+    for cells in (header, ["-" * width for width in widths], *rows):
+        line = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        print(line.rstrip())
+    sys.stdout.flush()

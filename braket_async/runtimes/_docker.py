@@ -33,7 +33,14 @@ from aiodocker.stream import Stream
 from .._shield import finish
 from ..errors import BraketAsyncError, ClosedError, ContainerError, RuntimeUnavailableError
 from ._base import JobRuntime, JobSpec
-from ._layout import CODE_PATH, FAILURE_PATH, ML_ROOT, MODEL_PATH, job_environment
+from ._layout import (
+    BOOTSTRAP_PATH,
+    CODE_PATH,
+    FAILURE_PATH,
+    ML_ROOT,
+    MODEL_PATH,
+    job_environment,
+)
 from ._staging import job_tree
 
 __all__ = ["JOB_ARN_LABEL", "JOB_LABEL", "DockerExecution", "DockerRuntime"]
@@ -47,7 +54,7 @@ JOB_ARN_LABEL: Final = "braket-async.job-arn"
 
 _BASE_IMAGE = "292282985366.dkr.ecr.{region}.amazonaws.com/amazon-braket-base-jobs:latest"
 _DEFAULT_REGION = "us-west-2"
-_BOOTSTRAP_COMMAND = ("python3", "-m", "braket_async.jobs._bootstrap", "--ml-root", ML_ROOT)
+_BOOTSTRAP_COMMAND = ("python3", BOOTSTRAP_PATH, "--ml-root", ML_ROOT)
 _CHECKPOINTS_FOLDER = "checkpoints"
 # The daemon answers 404 for a missing container, image or path, and 409 when a container
 # is not running or is already being removed.

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ._base import JobSpec
 
 __all__ = [
+    "BOOTSTRAP_PATH",
     "BRAKET_ROOT",
     "CODE_PATH",
     "FAILURE_PATH",
@@ -36,6 +37,9 @@ HYPERPARAMETERS_PATH = "/opt/braket/input/config/hyperparameters.json"
 INPUT_DATA_PATH = "/opt/braket/input/data"
 # The in-job API (braket_async.jobs, stdlib only) and the bootstrap are shipped here.
 LIBRARY_PATH = "/opt/braket_async/lib"
+# Started by its path, not with -m, so that the supervising interpreter does not import
+# the whole in-job API (braket_async/jobs/__init__.py) it never uses.
+BOOTSTRAP_PATH = f"{LIBRARY_PATH}/braket_async/jobs/_bootstrap.py"
 
 
 def _same(path: str) -> str:

@@ -22,7 +22,7 @@ import anyio
 from .._shield import finish
 from ..errors import ContainerError, RuntimeUnavailableError
 from ._base import Execution, JobRuntime, JobSpec
-from ._layout import CODE_PATH, FAILURE_PATH, ML_ROOT, MODEL_PATH, job_environment
+from ._layout import BOOTSTRAP_PATH, CODE_PATH, FAILURE_PATH, ML_ROOT, MODEL_PATH, job_environment
 from ._output import split_lines
 from ._staging import job_tree
 
@@ -87,8 +87,7 @@ class ProcessRuntime(JobRuntime):
             environment.update(job_environment(spec, rebase))
             process = await asyncio.create_subprocess_exec(
                 self.python,
-                "-m",
-                "braket_async.jobs._bootstrap",
+                rebase(BOOTSTRAP_PATH),
                 "--ml-root",
                 rebase(ML_ROOT),
                 cwd=rebase(CODE_PATH),

@@ -247,8 +247,7 @@ async def test_environment_arrives_and_secrets_stay_off_command_lines(
     assert secret not in visible
     assert config["Cmd"] == [
         "python3",
-        "-m",
-        "braket_async.jobs._bootstrap",
+        "/opt/braket_async/lib/braket_async/jobs/_bootstrap.py",
         "--ml-root",
         "/opt/ml",
     ]

@@ -37,7 +37,7 @@ class OperationRate:
             raise ValueError("an operation rate needs per_second > 0 and burst >= 1")
 
 
-#: Braket's published per-account, per-region job API rates.
+#: Braket's published per-account, per-region job API rates, and CloudWatch Logs'.
 DEFAULT_BRAKET_RATES: Mapping[str, OperationRate] = {
     "CreateJob": OperationRate(1, 5),
     "GetJob": OperationRate(5, 25),
@@ -45,6 +45,12 @@ DEFAULT_BRAKET_RATES: Mapping[str, OperationRate] = {
     "SearchJobs": OperationRate(5, 50),
     "GetDevice": OperationRate(5, 50),
     "SearchDevices": OperationRate(5, 50),
+    # CloudWatch Logs, for log followers and metrics queries (its per-account quotas;
+    # conservative where they have changed over time).
+    "DescribeLogStreams": OperationRate(5, 10),
+    "GetLogEvents": OperationRate(25, 50),
+    "StartQuery": OperationRate(5, 10),
+    "GetQueryResults": OperationRate(5, 10),
 }
 
 

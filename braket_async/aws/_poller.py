@@ -40,8 +40,8 @@ from ..errors import (
     JobNotFoundError,
     JobTimeoutError,
     ServiceError,
-    ThrottlingError,
 )
+from ._session import is_transient
 from ._throttle import RetryPolicy
 
 if TYPE_CHECKING:
@@ -60,10 +60,6 @@ _WINDOW_SLACK = datetime.timedelta(seconds=1)
 #: Attempts per call within one cycle; what still fails is asked again next cycle, so
 #: that a throttled cycle ends and the per-waiter timeouts are checked.
 _ATTEMPTS_PER_CYCLE = 4
-_TRANSIENT_CODES = frozenset(
-    {"InternalServiceException", "InternalServerError", "ServiceUnavailable", "InternalError",
-     "ConnectionError"}
-)
 _DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
 
 
@@ -418,7 +414,7 @@ class JobPoller:
             try:
                 page = await self._call("search_jobs", **params)
             except Exception as exc:
-                if _transient(exc):
+                if is_transient(exc):
                     outcome.skipped.update(missing)
                     return []
                 # A window the service does not take (say, a time format it refuses)
@@ -449,7 +445,7 @@ class JobPoller:
                 maxResults=_PAGE_SIZE,
             )
         except Exception as exc:
-            if _transient(exc):
+            if is_transient(exc):
                 outcome.skipped.update(batch)
             elif isinstance(exc, ServiceError) and exc.code in _DENIED_CODES:
                 self._search_denied = True  # GetJob alone from now on
@@ -479,7 +475,7 @@ class JobPoller:
             response = await self._call("get_job", jobArn=arn)
         except Exception as exc:
             failure = exc
-            if _transient(failure):
+            if is_transient(failure):
                 return  # next cycle
             if isinstance(failure, ServiceError) and failure.code == "ResourceNotFoundException":
                 self._settle(arn, lambda: _not_found(arn, failure))
@@ -506,15 +502,6 @@ def _calls(arns: int) -> int:
 
 def _pages(jobs: int) -> int:
     return max(1, -(-jobs // _PAGE_SIZE))
-
-
-def _transient(error: BaseException) -> bool:
-    """Whether asking again later may succeed (as the session's retries judge it)."""
-    if isinstance(error, ThrottlingError):
-        return True
-    if isinstance(error, ServiceError):
-        return error.code in _TRANSIENT_CODES or (error.status or 0) >= 500
-    return False
 
 
 def _not_found(arn: str, cause: BaseException) -> JobNotFoundError:

@@ -36,7 +36,7 @@ from ._throttle import DEFAULT_BRAKET_RATES, Clock, OperationRate, RateLimiter, 
 if TYPE_CHECKING:
     from ._poller import JobPoller
 
-__all__ = ["AwsSession"]
+__all__ = ["AwsSession", "is_transient"]
 
 _THROTTLING_CODES = frozenset(
     {
@@ -172,7 +172,7 @@ class AwsSession:
                 return response
             except Exception as exc:
                 error = _translate(exc, api_name)
-                if not _retryable(error) or (
+                if not is_transient(error) or (
                     policy.max_attempts is not None and attempt >= policy.max_attempts
                 ):
                     raise error from exc
@@ -297,7 +297,8 @@ def _translate(exc: Exception, operation: str) -> Exception:
     return exc
 
 
-def _retryable(error: Exception) -> bool:
+def is_transient(error: BaseException) -> bool:
+    """Whether the same call may succeed later: throttling, 5xx, a dropped connection."""
     if isinstance(error, ThrottlingError):
         return True
     if isinstance(error, ServiceError):

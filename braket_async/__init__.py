@@ -7,6 +7,7 @@
 """
 
 from ._states import JobState
+from .aws import AwsQuantumJob, AwsSession
 from .config import CheckpointConfig
 from .errors import (
     BraketAsyncError,
@@ -25,6 +26,8 @@ from .local import LocalQuantumJob
 from .metrics import MetricStatistic, MetricType
 
 __all__ = [
+    "AwsQuantumJob",
+    "AwsSession",
     "BraketAsyncError",
     "CheckpointConfig",
     "ClosedError",

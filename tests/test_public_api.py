@@ -8,6 +8,8 @@ import pytest
 
 PUBLIC_NAMES = {
     "braket_async": [
+        "AwsQuantumJob",
+        "AwsSession",
         "BraketAsyncError",
         "CheckpointConfig",
         "ClosedError",
@@ -48,7 +50,29 @@ PUBLIC_NAMES = {
         "ProcessRuntime",
     ],
     "braket_async.metrics": ["MetricStatistic", "MetricType", "MetricsParser", "parse_metrics"],
-    "braket_async.config": ["CheckpointConfig"],
+    "braket_async.config": [
+        "CheckpointConfig",
+        "InstanceConfig",
+        "OutputDataConfig",
+        "S3DataSourceConfig",
+        "StoppingCondition",
+    ],
+    "braket_async.aws": [
+        "JobCreation",
+        "LogEvent",
+        "RemoteLogStream",
+        "AwsQuantumJob",
+        "AwsSession",
+        "CheckpointConfig",
+        "Clock",
+        "InstanceConfig",
+        "OperationRate",
+        "OutputDataConfig",
+        "QueuePosition",
+        "RetryPolicy",
+        "S3DataSourceConfig",
+        "StoppingCondition",
+    ],
     "braket_async.local": ["JobCreation", "LocalQuantumJob"],
 }
 

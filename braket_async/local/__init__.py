@@ -1,5 +1,6 @@
 """Local jobs: ``LocalQuantumJob`` and what runs it."""
 
-from ._job import JobCreation, LocalQuantumJob
+from .._creation import JobCreation
+from ._job import LocalQuantumJob
 
 __all__ = ["JobCreation", "LocalQuantumJob"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-from collections.abc import Coroutine, Generator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -13,6 +13,7 @@ from typing import Any, Literal
 import anyio
 import anyio.to_thread
 
+from .._creation import JobCreation
 from .._logs import LogBuffer, LogStream
 from .._names import default_job_name, validate_channel_name, validate_job_name
 from .._shield import finish
@@ -103,7 +104,7 @@ class LocalQuantumJob:
         wait_until_complete: bool = False,
         environment: Mapping[str, str] | None = None,
         network_mode: str | None = None,
-    ) -> JobCreation:
+    ) -> JobCreation[LocalQuantumJob]:
         """Create and start a local job.
 
         ``await LocalQuantumJob.create(...)`` returns the job as soon as it runs (or
@@ -149,7 +150,7 @@ class LocalQuantumJob:
                 no image); the message says how to fix it.
         """
         del code_location, role_arn, output_data_config, aws_session
-        return JobCreation(
+        return JobCreation[LocalQuantumJob](
             cls._create(
                 device=device,
                 source_module=source_module,
@@ -440,43 +441,7 @@ class LocalQuantumJob:
         return f"LocalQuantumJob({self.arn!r})"
 
 
-class JobCreation(Coroutine[Any, Any, "LocalQuantumJob"]):
-    """What ``LocalQuantumJob.create()`` returns: await it, or use it with ``async with``.
 
-    It is a coroutine, so ``asyncio.create_task`` and ``asyncio.gather`` take it too.
-    """
-
-    def __init__(self, creating: Coroutine[Any, Any, LocalQuantumJob]) -> None:
-        self._creating = creating
-        self._job: LocalQuantumJob | None = None
-
-    def send(self, value: Any) -> Any:
-        """Part of the coroutine protocol."""
-        return self._creating.send(value)
-
-    def throw(self, *args: Any) -> Any:
-        """Part of the coroutine protocol."""
-        return self._creating.throw(*args)
-
-    def close(self) -> None:
-        """Part of the coroutine protocol."""
-        self._creating.close()
-
-    def __await__(self) -> Generator[Any, None, LocalQuantumJob]:
-        return self._creating.__await__()
-
-    async def __aenter__(self) -> LocalQuantumJob:
-        self._job = await self._creating
-        return self._job
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._job is not None:
-            await self._job.aclose()
 
 
 def _make_runtime(

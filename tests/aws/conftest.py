@@ -7,18 +7,15 @@ given fake credentials; every endpoint is 127.0.0.1.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aws_helpers import ROLE, session_for
 
 from braket_async.aws import AwsSession
 from braket_async.emulator import FakeRunner
 from braket_async.emulator.testing import EmulatorStack, clean_aws_environment, emulator_stack
 from braket_async.emulator.testing import moto_server as start_moto_server
-
-SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
-ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonBraketJobsExecutionRole"
 
 
 @pytest.fixture(autouse=True)
@@ -50,15 +47,6 @@ async def fake_stack(moto_endpoint: str) -> AsyncIterator[EmulatorStack]:
     """The emulator with a runner that completes every job at once."""
     async with emulator_stack(runner=FakeRunner(), aws_endpoint_url=moto_endpoint) as running:
         yield running
-
-
-def session_for(stack: EmulatorStack, **options: object) -> AwsSession:
-    """An AwsSession whose Braket is the emulator and everything else moto."""
-    moto = stack.aws.endpoint_url
-    endpoints = {"s3": moto, "logs": moto, "sts": moto, "iam": moto}
-    endpoints["braket"] = stack.emulator.endpoint_url
-    options.setdefault("default_bucket", f"braket-async-test-{uuid.uuid4().hex[:12]}")
-    return AwsSession(region=stack.aws.region, endpoint_urls=endpoints, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from conftest import ROLE, SV1, session_for
+from aws_helpers import ROLE, SV1, session_for
 from logs_helpers import (
     LogsProxy,
     RecordingClock,

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import anyio
 import pytest
-from conftest import ROLE, SV1
+from aws_helpers import ROLE, SV1
 from logs_helpers import (
     LogsProxy,
     RecordingClock,

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import attrs
 import pytest
-from conftest import session_for
+from aws_helpers import session_for
 from poller_helpers import VirtualTime, create_jobs, denying_proxy
 
 from braket_async.aws import AwsSession

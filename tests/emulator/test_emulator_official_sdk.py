@@ -54,7 +54,7 @@ async def test_official_sdk_creates_a_job_and_gets_its_result(
             job_name="official-sdk-job",
             wait_until_complete=False,
         )
-        result = job.result(poll_timeout_seconds=60, poll_interval_seconds=0.2)
+        result = job.result(poll_timeout_seconds=600, poll_interval_seconds=0.2)
         job.logs(wait=False, poll_interval_seconds=0)  # prints the job's CloudWatch lines
         return job.arn, dict(result), job.state(), job.queue_position()
 

@@ -1,0 +1,655 @@
+"""``AwsQuantumJob``: a hybrid job on Amazon Braket, as an async handle."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from .._archives import safe_extract
+from .._creation import JobCreation
+from .._shield import finish
+from .._states import JobState
+from ..errors import (
+    BraketAsyncError,
+    ConfigurationError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFoundError,
+    ServiceError,
+)
+from ..jobs import load_job_result
+from ..metrics import MetricStatistic, MetricType
+from ._create import build_request, job_arn_region, parse_s3_uri, plan_job
+from ._logs import LOG_GROUP, LogEvent, RemoteLogStream, follow_logs
+from ._session import AwsSession
+
+__all__ = ["AwsQuantumJob", "QueuePosition"]
+
+DEFAULT_RESULTS_POLL_TIMEOUT = 864000
+DEFAULT_RESULTS_POLL_INTERVAL = 5
+
+
+@attrs.frozen
+class QueuePosition:
+    """Where a job is in its device's jobs queue (the official ``HybridJobQueueInfo``).
+
+    Attributes:
+        queue_position: The position, e.g. ``"2"`` or ``">15"``; ``None`` when the job
+            is not queued (running or ended).
+        message: Why there is no position, when there is none.
+    """
+
+    queue_position: str | None = None
+    message: str | None = None
+
+
+class AwsQuantumJob:
+    """A hybrid job on Amazon Braket.
+
+    Create one with ``await AwsQuantumJob.create(...)``; attach to any existing job with
+    ``AwsQuantumJob(arn)``. Every method that talks to AWS is a coroutine; waiting
+    (``result()``, ``wait()``, ``download_result()``) goes through the session's shared
+    poller, so many jobs can be awaited at once within Braket's API quotas.
+
+    A job made without ``aws_session`` owns an :class:`AwsSession` in the job's region:
+    close it with ``await job.aclose()`` or ``async with``. Closing never cancels the
+    remote job; only :meth:`cancel` does.
+
+    Args:
+        arn: The job's ARN, ``arn:aws:braket:<region>:<account>:job/<id>``.
+        aws_session: The session to use (borrowed, not closed by the job); default: a
+            new session in the ARN's region, owned by the job.
+
+    Raises:
+        ConfigurationError: ``arn`` is not a job ARN, or ``aws_session`` is in another
+            region than the job (a ``ValueError``).
+    """
+
+    DEFAULT_RESULTS_POLL_TIMEOUT = DEFAULT_RESULTS_POLL_TIMEOUT
+    DEFAULT_RESULTS_POLL_INTERVAL = DEFAULT_RESULTS_POLL_INTERVAL
+    TERMINAL_STATES = frozenset(state.value for state in JobState if state.is_terminal)
+    RESULTS_FILENAME = "results.json"
+    RESULTS_TAR_FILENAME = "model.tar.gz"
+    LOG_GROUP = LOG_GROUP
+
+    def __init__(self, arn: str, aws_session: AwsSession | None = None) -> None:
+        region = job_arn_region(arn)
+        if aws_session is None:
+            self._session = AwsSession(region=region)
+            self._owns_session = True
+        else:
+            if aws_session.region != region:
+                raise ConfigurationError(
+                    f"The session is in {aws_session.region} but job {arn} is in {region}"
+                )
+            self._session = aws_session
+            self._owns_session = False
+        self._arn = arn
+        self._name: str | None = None
+        self._metadata: dict[str, Any] | None = None
+
+    @classmethod
+    def create(
+        cls,
+        device: str,
+        source_module: str | os.PathLike[str],
+        entry_point: str | None = None,
+        image_uri: str | None = None,
+        job_name: str | None = None,
+        code_location: str | None = None,
+        role_arn: str | None = None,
+        wait_until_complete: bool = False,
+        hyperparameters: Mapping[str, Any] | None = None,
+        input_data: object | None = None,
+        instance_config: object | None = None,
+        distribution: str | None = None,
+        stopping_condition: object | None = None,
+        output_data_config: object | None = None,
+        copy_checkpoints_from_job: str | None = None,
+        checkpoint_config: object | None = None,
+        aws_session: AwsSession | None = None,
+        tags: Mapping[str, str] | None = None,
+        reservation_arn: str | None = None,
+        *,
+        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    ) -> JobCreation[AwsQuantumJob]:
+        """Create a job on Amazon Braket (CreateJob) and return its handle.
+
+        Every argument is checked before anything is uploaded. ``await`` the call, or use
+        ``async with AwsQuantumJob.create(...) as job:`` to close the job's own session
+        when the block is left (the job keeps running).
+
+        Args:
+            device: The device ARN the job gets priority on (``AMZN_BRAKET_DEVICE_ARN``
+                in the job), or ``"local:<provider>/<simulator>"`` for an embedded
+                simulator. A device ARN with a region must match the session's region;
+                without ``aws_session`` the job's session is made in that region.
+            source_module: A Python file or package folder, archived as
+                ``source.tar.gz`` under ``code_location``; or the S3 URI of a ``.tar.gz``
+                archive, used as it is (``entry_point`` is then required).
+            entry_point: ``module`` or ``module:function`` within the source module.
+                Default: the source module's name.
+            image_uri: The job's container image (ECR). Default: Braket's base jobs image
+                for the session's region.
+            job_name: The job's name, ``^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$``. Default:
+                ``braket-job-default-<ms timestamp>-<random>`` (unique even for jobs
+                created in the same millisecond).
+            code_location: The S3 prefix for ``source.tar.gz``. Default:
+                ``s3://<default bucket>/jobs/<job name>/<ms timestamp>/script``.
+            role_arn: The IAM role the job runs as. Default:
+                :meth:`AwsSession.jobs_role_arn`.
+            wait_until_complete: Print the job's log until it ends, then return.
+            hyperparameters: Passed to the job as strings (``str()`` of each value).
+            input_data: A local path, an S3 URI or an :class:`S3DataSourceConfig`
+                (channel ``"input"``), or a dict of channel name to one of those. Local
+                files and folders are uploaded under
+                ``s3://<default bucket>/jobs/<job name>/<ms timestamp>/data/<channel>/``.
+            instance_config: An :class:`InstanceConfig` (default ``ml.m5.large``, one
+                instance, 30 GB).
+            distribution: ``"data_parallel"`` to set SageMaker's data-parallel
+                hyperparameters, or ``None``.
+            stopping_condition: A :class:`StoppingCondition` (default: five days).
+            output_data_config: An :class:`OutputDataConfig`; default S3 path
+                ``s3://<default bucket>/jobs/<job name>/<ms timestamp>/data``.
+            copy_checkpoints_from_job: The ARN of a job whose checkpoints are copied to
+                this job's checkpoint location before it is created.
+            checkpoint_config: A :class:`CheckpointConfig`; default local path
+                ``/opt/jobs/checkpoints`` and S3 URI
+                ``s3://<default bucket>/jobs/<job name>/<ms timestamp>/checkpoints``.
+            aws_session: The session to use (borrowed). Default: a new one, owned by
+                the job and closed by :meth:`aclose`.
+            tags: Tags of the job.
+            reservation_arn: A Braket Direct reservation to run the job in.
+            poll_interval_seconds: With ``wait_until_complete``, the pause between log
+                reads.
+
+        The config objects of the official SDK (``braket.jobs.config``) are accepted
+        too.
+
+        Raises:
+            ConfigurationError: An argument is wrong (a ``ValueError``), or there is no
+                jobs role; nothing was uploaded.
+            JobNotFoundError: ``copy_checkpoints_from_job`` does not exist.
+            ServiceError: The service refused the job (e.g. ``ValidationException``) or
+                an upload failed.
+        """
+        return JobCreation[AwsQuantumJob](
+            cls._create(
+                plan_arguments={
+                    "device": device,
+                    "source_module": source_module,
+                    "entry_point": entry_point,
+                    "image_uri": image_uri,
+                    "job_name": job_name,
+                    "code_location": code_location,
+                    "role_arn": role_arn,
+                    "hyperparameters": hyperparameters,
+                    "input_data": input_data,
+                    "instance_config": instance_config,
+                    "distribution": distribution,
+                    "stopping_condition": stopping_condition,
+                    "output_data_config": output_data_config,
+                    "copy_checkpoints_from_job": copy_checkpoints_from_job,
+                    "checkpoint_config": checkpoint_config,
+                    "tags": tags,
+                    "reservation_arn": reservation_arn,
+                },
+                aws_session=aws_session,
+                wait_until_complete=wait_until_complete,
+                poll_interval_seconds=poll_interval_seconds,
+            )
+        )
+
+    @classmethod
+    async def _create(
+        cls,
+        *,
+        plan_arguments: dict[str, Any],
+        aws_session: AwsSession | None,
+        wait_until_complete: bool,
+        poll_interval_seconds: float,
+    ) -> AwsQuantumJob:
+        plan = plan_job(**plan_arguments)
+        if aws_session is None:
+            session, owns = AwsSession(region=plan.device_region), True
+        else:
+            session, owns = aws_session, False
+            if plan.device_region is not None and plan.device_region != session.region:
+                raise ConfigurationError(
+                    f"Device {plan.device} is in {plan.device_region} but the session is in "
+                    f"{session.region}: pass a session of {plan.device_region}"
+                )
+        try:
+            request = await build_request(session, plan)
+            # The session retries with the same clientToken: one job, however many tries.
+            response = await session.call("braket", "create_job", **request)
+            job = cls(str(response["jobArn"]), session)
+        except BaseException:
+            if owns:
+                await finish(session.aclose())
+            raise
+        job._owns_session = owns
+        job._name = plan.job_name
+        if wait_until_complete:
+            try:
+                print(f"Initializing Braket Job: {job.arn}", flush=True)
+                await job.logs(wait=True, poll_interval_seconds=poll_interval_seconds)
+            except BaseException:
+                # The caller never gets the handle: free its session (the job runs on).
+                await finish(job.aclose())
+                raise
+        return job
+
+    @property
+    def arn(self) -> str:
+        """The job's ARN."""
+        return self._arn
+
+    @property
+    def name(self) -> str:
+        """The job's name.
+
+        Known after :meth:`create` and after any call that read the job's metadata; a
+        handle made from an ARN knows it after ``await job.metadata()``. (The official
+        SDK calls GetJob here; a property cannot await.)
+
+        Raises:
+            BraketAsyncError: The name is not known yet.
+        """
+        if self._name is None:
+            raise BraketAsyncError(
+                f"The name of job {self._arn} is not known yet: await job.metadata() first"
+            )
+        return self._name
+
+    @property
+    def aws_session(self) -> AwsSession:
+        """The session the job uses."""
+        return self._session
+
+    def _remember(self, metadata: dict[str, Any]) -> None:
+        self._metadata = metadata
+        if metadata.get("jobName"):
+            self._name = str(metadata["jobName"])
+
+    async def metadata(self, use_cached_value: bool = False) -> dict[str, Any]:
+        """The job's GetJob answer (without ``ResponseMetadata``).
+
+        Args:
+            use_cached_value: Answer from the last metadata this handle or the session's
+                poller read, if any, instead of calling GetJob.
+
+        Raises:
+            JobNotFoundError: The service has no such job (a ``ValueError``).
+            ServiceError: GetJob failed.
+        """
+        if use_cached_value:
+            cached = self._metadata or self._session.poller.cached_metadata(self._arn)
+            if cached is not None:
+                self._remember(cached)
+                return dict(cached)
+        metadata = await self._get_job()
+        return dict(metadata)
+
+    async def _get_job(self, **params: Any) -> dict[str, Any]:
+        try:
+            response = await self._session.call("braket", "get_job", jobArn=self._arn, **params)
+        except ServiceError as exc:
+            if exc.code == "ResourceNotFoundException":
+                raise JobNotFoundError(f"Job {self._arn} not found") from exc
+            raise
+        response.pop("ResponseMetadata", None)
+        self._remember(response)
+        return response
+
+    async def state(self, use_cached_value: bool = False) -> JobState:
+        """The job's state (``QUEUED``, ``RUNNING``, ``COMPLETED``, ...).
+
+        Args:
+            use_cached_value: Answer from the last metadata read instead of GetJob.
+
+        Raises:
+            JobNotFoundError: The service has no such job.
+        """
+        return JobState((await self.metadata(use_cached_value))["status"])
+
+    async def queue_position(self) -> QueuePosition:
+        """Where the job is in its device's jobs queue (GetJob with ``QueueInfo``).
+
+        Returns:
+            The position (``"3"``, ``">15"``) while the job is QUEUED; otherwise no
+            position and the service's message.
+
+        Raises:
+            JobNotFoundError: The service has no such job.
+        """
+        metadata = await self._get_job(additionalAttributeNames=["QueueInfo"])
+        info = metadata.get("queueInfo") or {}
+        position = info.get("position")
+        return QueuePosition(
+            queue_position=None if position in (None, "None") else str(position),
+            message=info.get("message"),
+        )
+
+    async def cancel(
+        self,
+        *,
+        wait: bool = False,
+        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
+        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    ) -> JobState:
+        """Cancel the job (CancelJob).
+
+        Args:
+            wait: Also wait until the job has stopped, and return its final state
+                (``CANCELLED``, or how it ended if it ended first).
+            poll_timeout_seconds: With ``wait``, how long to wait.
+            poll_interval_seconds: With ``wait``, the polling interval.
+
+        Returns:
+            ``CANCELLING`` as the service answers; the final state with ``wait``. A job
+            that had ended already is left as it is and its final state returned.
+
+        Raises:
+            JobNotFoundError: The service has no such job.
+            JobTimeoutError: With ``wait``, the job did not stop in time.
+            ServiceError: CancelJob failed.
+        """
+        try:
+            response = await self._session.call("braket", "cancel_job", jobArn=self._arn)
+            state = JobState(response["cancellationStatus"])
+        except ServiceError as exc:
+            if exc.code == "ResourceNotFoundException":
+                raise JobNotFoundError(f"Job {self._arn} not found") from exc
+            if exc.code != "ConflictException":
+                raise
+            state = await self.state()
+            if not state.is_terminal:
+                raise
+        if wait and not state.is_terminal:
+            state = await self.wait(poll_timeout_seconds, poll_interval_seconds)
+        return state
+
+    async def wait(
+        self,
+        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
+        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    ) -> JobState:
+        """Wait until the job ends, and return its final state.
+
+        The wait goes through the session's shared poller: however many jobs wait, the
+        session polls within the API quotas.
+
+        Raises:
+            JobTimeoutError: ``poll_timeout_seconds`` passed first (a ``TimeoutError``).
+        """
+        metadata = await self._wait_until_done(poll_timeout_seconds, poll_interval_seconds)
+        return JobState(metadata["status"])
+
+    async def _wait_until_done(
+        self, poll_timeout_seconds: float, poll_interval_seconds: float
+    ) -> dict[str, Any]:
+        created_at = (self._metadata or {}).get("createdAt")
+        metadata = await self._session.poller.wait_until_done(
+            self._arn,
+            created_at=created_at if isinstance(created_at, datetime.datetime) else None,
+            poll_interval_seconds=poll_interval_seconds,
+            poll_timeout_seconds=poll_timeout_seconds,
+        )
+        self._remember(metadata)
+        return metadata
+
+    async def _wait_for_success(
+        self, poll_timeout_seconds: float, poll_interval_seconds: float
+    ) -> dict[str, Any]:
+        metadata = await self._wait_until_done(poll_timeout_seconds, poll_interval_seconds)
+        state = JobState(metadata["status"])
+        if state is JobState.COMPLETED:
+            return metadata
+        error = JobCancelledError if state is JobState.CANCELLED else JobFailedError
+        raise error(self._arn, state.value, metadata.get("failureReason"))
+
+    def logs(
+        self, wait: bool = False, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
+    ) -> RemoteLogStream:
+        """The job's log, from all its instances: ``await`` it to print, or
+        ``async for event in`` it to get :class:`LogEvent` objects.
+
+        Printing colours each instance's lines when standard output is a terminal.
+        Neither form raises when the job fails: use :meth:`result` for the outcome.
+
+        Args:
+            wait: Follow the log until the job ends (lines written as it ends
+                included); otherwise read what there is now.
+            poll_interval_seconds: The pause between reads while following.
+        """
+        return RemoteLogStream(lambda: self._log_events(wait, poll_interval_seconds))
+
+    async def _log_events(
+        self, wait: bool, poll_interval_seconds: float
+    ) -> AsyncIterator[LogEvent]:
+        name = await self._job_name()
+        waiter: asyncio.Future[JobState] | None = None
+        if wait:
+            # The end of the job is watched by the session's poller, not by GetJob calls
+            # of this follower.
+            waiter = asyncio.ensure_future(
+                self.wait(poll_interval_seconds=poll_interval_seconds)
+            )
+
+        async def is_terminal() -> bool:
+            if waiter is None:
+                return True
+            if waiter.done():
+                waiter.result()  # an error of the wait is the follower's error
+                return True
+            status = (self._metadata or {}).get("status")
+            return status is not None and JobState(status).is_terminal
+
+        try:
+            async for event in follow_logs(
+                self._session,
+                job_name=name,
+                job_arn=self._arn,
+                wait=wait,
+                poll_interval_seconds=poll_interval_seconds,
+                is_terminal=is_terminal,
+            ):
+                yield event
+        finally:
+            if waiter is not None:
+                if not waiter.done():
+                    waiter.cancel()
+                    await asyncio.wait([waiter])
+                elif not waiter.cancelled():
+                    waiter.exception()  # raised by is_terminal already, or moot now
+
+    async def _job_name(self) -> str:
+        if self._name is None:
+            await self.metadata(use_cached_value=True)
+        return self.name
+
+    async def result(
+        self,
+        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
+        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+        allow_pickle: bool = False,
+    ) -> dict[str, Any]:
+        """Wait for the job to end and return what it saved with ``save_job_result``.
+
+        ``<outputDataConfig.s3Path>/output/model.tar.gz`` is downloaded into a private
+        temporary folder, extracted safely, read and deleted. A job that completed
+        without saving a result returns ``{}``.
+
+        Args:
+            poll_timeout_seconds: How long to wait for the job to end.
+            poll_interval_seconds: The polling interval of the wait.
+            allow_pickle: Allow unpickling a ``pickled_v4`` result. Unpickling runs
+                arbitrary code: only allow it for results you trust.
+
+        Raises:
+            JobFailedError: The job FAILED (a ``RuntimeError``; ``failure_reason`` says why).
+            JobCancelledError: The job was CANCELLED (a ``JobFailedError``).
+            JobTimeoutError: It did not end within ``poll_timeout_seconds``.
+            RuntimeError: The result is pickled and ``allow_pickle`` is false.
+            ServiceError: The output archive could not be downloaded (e.g. ``NoSuchKey``).
+            UnsafeArchiveError: The archive has members that would land outside its folder.
+        """
+        metadata = await self._wait_for_success(poll_timeout_seconds, poll_interval_seconds)
+        folder = Path(
+            await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="braket-result-"))
+        )
+        try:
+            extracted = folder / "model"
+            await self._download_outputs(metadata, folder / self.RESULTS_TAR_FILENAME, extracted)
+            path = extracted / self.RESULTS_FILENAME
+            return await anyio.to_thread.run_sync(
+                lambda: load_job_result(path, allow_pickle=allow_pickle)
+            )
+        finally:
+            await finish(anyio.to_thread.run_sync(shutil.rmtree, folder, True))
+
+    async def download_result(
+        self,
+        extract_to: str | os.PathLike[str] | None = None,
+        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
+        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    ) -> Path:
+        """Wait for the job to end and extract its outputs into ``<extract_to>/<job name>``.
+
+        The archive is downloaded and extracted into a private temporary folder inside
+        ``extract_to``, then renamed into place in one step: concurrent downloads never
+        share a file, and ``<job name>`` appears complete or not at all. An existing
+        ``<job name>`` folder is replaced only when it is empty; otherwise the download
+        is refused (jobs' names are not unique: pick another ``extract_to``).
+
+        Args:
+            extract_to: The folder to put ``<job name>/`` in (default: the current
+                folder); created if needed.
+            poll_timeout_seconds: How long to wait for the job to end.
+            poll_interval_seconds: The polling interval of the wait.
+
+        Returns:
+            The folder holding the outputs (``results.json``, ...).
+
+        Raises:
+            ConfigurationError: ``<extract_to>/<job name>`` exists and is not empty.
+            JobFailedError: The job FAILED or was CANCELLED (``JobCancelledError``).
+            JobTimeoutError: It did not end within ``poll_timeout_seconds``.
+            ServiceError: The output archive could not be downloaded.
+            UnsafeArchiveError: The archive has members that would land outside its folder.
+        """
+        metadata = await self._wait_for_success(poll_timeout_seconds, poll_interval_seconds)
+        name = str(metadata["jobName"])
+        root = Path(extract_to if extract_to is not None else os.getcwd())
+        staging = Path(
+            await anyio.to_thread.run_sync(lambda: _make_staging_folder(root, name))
+        )
+        target = staging.parent / name
+        try:
+            extracted = staging / name
+            await self._download_outputs(metadata, staging / self.RESULTS_TAR_FILENAME, extracted)
+            await anyio.to_thread.run_sync(_move_into_place, extracted, target)
+        finally:
+            await finish(anyio.to_thread.run_sync(shutil.rmtree, staging, True))
+        return target
+
+    async def _download_outputs(
+        self, metadata: Mapping[str, Any], archive: Path, destination: Path
+    ) -> None:
+        s3_path = str(metadata["outputDataConfig"]["s3Path"]).rstrip("/")
+        bucket, key = parse_s3_uri(f"{s3_path}/output/{self.RESULTS_TAR_FILENAME}")
+        response = await self._session.call("s3", "get_object", Bucket=bucket, Key=key)
+        async with response["Body"] as body, await anyio.open_file(archive, "wb") as file:
+            while chunk := await body.read(1 << 20):
+                await file.write(chunk)
+        await anyio.to_thread.run_sync(safe_extract, archive, destination)
+
+    async def metrics(
+        self,
+        metric_type: MetricType = MetricType.TIMESTAMP,
+        statistic: MetricStatistic = MetricStatistic.MAX,
+    ) -> dict[str, list[Any]]:
+        """The metrics the job logged with ``log_metric``, as columns.
+
+        Read with CloudWatch Logs Insights over the job's whole life (creation to end,
+        or to now while it runs), without a row limit.
+
+        Example: ``{"timestamp": [t0, t1], "energy": [0.1, 0.2]}``.
+
+        Raises:
+            JobNotFoundError: The service has no such job.
+            ServiceError: CloudWatch Logs refused a query.
+        """
+        from ._metrics import query_metrics
+
+        metadata = await self.metadata(use_cached_value=True)
+        if not JobState(metadata["status"]).is_terminal or "createdAt" not in metadata:
+            metadata = await self.metadata()
+        end = metadata.get("endedAt") or datetime.datetime.now(datetime.timezone.utc)
+        return await query_metrics(
+            self._session,
+            job_name=str(metadata["jobName"]),
+            job_arn=self._arn,
+            start=metadata["createdAt"],
+            end=end,
+            metric_type=MetricType(metric_type),
+            statistic=MetricStatistic(statistic),
+        )
+
+    async def aclose(self) -> None:
+        """Close the job's own session, if it has one. Never cancels the job. Idempotent."""
+        if self._owns_session:
+            await self._session.aclose()
+
+    async def __aenter__(self) -> AwsQuantumJob:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AwsQuantumJob({self._arn!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AwsQuantumJob) and other._arn == self._arn
+
+    def __hash__(self) -> int:
+        return hash(self._arn)
+
+
+
+
+
+def _make_staging_folder(root: Path, name: str) -> str:
+    root.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f".{name}-download-", dir=root.resolve())
+
+
+def _move_into_place(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` in one step; an empty ``target`` is replaced."""
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise ConfigurationError(
+                f"{target} exists and is not an empty folder: extract to another folder"
+            ) from exc
+        raise

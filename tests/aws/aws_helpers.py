@@ -1,0 +1,24 @@
+"""Shared by the remote-job tests: constants and a session on the emulator stack.
+
+Imported by module name (this folder, which has no ``__init__.py``, is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from braket_async.aws import AwsSession
+from braket_async.emulator.testing import EmulatorStack
+
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonBraketJobsExecutionRole"
+
+
+
+def session_for(stack: EmulatorStack, **options: object) -> AwsSession:
+    """An AwsSession whose Braket is the emulator and everything else moto."""
+    moto = stack.aws.endpoint_url
+    endpoints = {"s3": moto, "logs": moto, "sts": moto, "iam": moto}
+    endpoints["braket"] = stack.emulator.endpoint_url
+    options.setdefault("default_bucket", f"braket-async-test-{uuid.uuid4().hex[:12]}")
+    return AwsSession(region=stack.aws.region, endpoint_urls=endpoints, **options)  # type: ignore[arg-type]

@@ -10,12 +10,12 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import anyio
 import anyio.to_thread
 import attrs
+from anyio.abc import AsyncResource
 
 from .._archives import safe_extract
 from .._creation import JobCreation
@@ -55,7 +55,7 @@ class QueuePosition:
     message: str | None = None
 
 
-class AwsQuantumJob:
+class AwsQuantumJob(AsyncResource):
     """A hybrid job on Amazon Braket.
 
     Create one with ``await AwsQuantumJob.create(...)``; attach to any existing job with
@@ -614,16 +614,7 @@ class AwsQuantumJob:
         if self._owns_session:
             await self._session.aclose()
 
-    async def __aenter__(self) -> AwsQuantumJob:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"AwsQuantumJob({self._arn!r})"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiobotocore.session  # type: ignore[import-untyped]
 import aiohttp
+from anyio.abc import AsyncResource
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     BotoCoreError,
@@ -54,7 +55,7 @@ _TRANSIENT_CODES = frozenset(
 _ROLE_NAME_PREFIX = "AmazonBraketJobsExecutionRole"
 
 
-class AwsSession:
+class AwsSession(AsyncResource):
     """AWS access for jobs: clients, region, account, default bucket and jobs role.
 
     Use it as ``async with AwsSession() as session:``; clients are created on first use
@@ -261,11 +262,7 @@ class AwsSession:
             self._clients.clear()
             await self._stack.aclose()
 
-    async def __aenter__(self) -> AwsSession:
-        return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
         if getattr(self, "_used", False) and not self._closed:

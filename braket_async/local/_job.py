@@ -7,11 +7,11 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
+from anyio.abc import AsyncResource
 
 from .._creation import JobCreation
 from .._logs import LogBuffer, LogStream
@@ -46,7 +46,7 @@ DEFAULT_RESULTS_POLL_INTERVAL = 5
 _ARN_PREFIX = "local:job/"
 
 
-class LocalQuantumJob:
+class LocalQuantumJob(AsyncResource):
     """A hybrid job that runs locally, in a process or a Docker container.
 
     Create one with ``await LocalQuantumJob.create(...)``; attach to an existing one
@@ -426,16 +426,7 @@ class LocalQuantumJob:
         elif self._run is not None:
             await self._run.done.wait()
 
-    async def __aenter__(self) -> LocalQuantumJob:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"LocalQuantumJob({self.arn!r})"

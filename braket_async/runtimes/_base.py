@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 import attrs
+from anyio.abc import AsyncResource
 
 from ..errors import ConfigurationError
 
@@ -120,7 +121,7 @@ class Execution(Protocol):
         ...
 
 
-class JobRuntime(abc.ABC):
+class JobRuntime(AsyncResource):
     """Runs jobs described by :class:`JobSpec`; subclasses do the I/O.
 
     A runtime may bound how many jobs run at once: owners hold :meth:`job_slot` for the
@@ -155,7 +156,7 @@ class JobRuntime(abc.ABC):
         async with self._slots:
             yield
 
-    async def prepare(self, spec: JobSpec) -> None:  # noqa: B027 - optional hook
+    async def prepare(self, spec: JobSpec) -> None:
         """Check that this runtime can run ``spec``, before the job is accepted.
 
         Raises :class:`~braket_async.errors.RuntimeUnavailableError` with the fix when it
@@ -170,11 +171,7 @@ class JobRuntime(abc.ABC):
         The caller holds a :meth:`job_slot`. If starting fails, nothing is left behind.
         """
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Free what the runtime holds (clients, connections). Idempotent."""
 
-    async def __aenter__(self) -> JobRuntime:
-        return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()

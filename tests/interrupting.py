@@ -21,7 +21,7 @@ PROGRAM = textwrap.dedent(
     async def main(source, root, runtime, image):
         job = await LocalQuantumJob.create(
             "local:none/none", source, job_name="interrupted", root=root,
-            runtime=runtime, image_uri=image or None,
+            runtime=runtime, image_uri=image or None, local_container_update=False,
             network_mode="none" if runtime == "docker" else None,
         )
         async for line in job.logs(wait=True):

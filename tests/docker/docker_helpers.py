@@ -23,6 +23,8 @@ from braket_async.runtimes._docker import JOB_LABEL, DockerRuntime
 
 #: Built by ``tests/docker/setup.sh``: Debian minbase with python3, no network needed.
 TEST_IMAGE = "braket-async-test:python3"
+#: A registry address that refuses connections: pulls from it fail at once, on loopback.
+LOOPBACK_REGISTRY = "127.0.0.1:9"
 
 
 @attrs.define

@@ -17,6 +17,7 @@ import anyio.lowlevel
 import pytest
 from aiodocker.exceptions import DockerError
 from docker_helpers import (
+    LOOPBACK_REGISTRY,
     TEST_IMAGE,
     JobFactory,
     JobRecord,
@@ -367,7 +368,8 @@ async def test_jobs_run_concurrently(jobs: JobFactory, run: Run) -> None:
 
 
 async def test_missing_image_is_reported_with_the_fix(jobs: JobFactory) -> None:
-    image = f"braket-async-test:missing-{secrets.token_hex(4)}"
+    # The registry part keeps the daemon's pull attempt on loopback (no DNS lookup).
+    image = f"{LOOPBACK_REGISTRY}/braket-async-test:missing-{secrets.token_hex(4)}"
     spec = jobs.spec("pass")
     runtime = DockerRuntime(image_uri=image, local_container_update=True)
     runtime.pull_timeout = 5.0
@@ -415,10 +417,14 @@ async def test_unreachable_daemon_is_reported_with_the_fix(
 
 
 async def test_update_without_a_registry_runs_the_local_image_and_tries_once(
-    jobs: JobFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    jobs: JobFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture, docker: aiodocker.Docker
 ) -> None:
     caplog.set_level(logging.INFO, logger="braket_async.runtimes._docker")
-    runtime = DockerRuntime(image_uri=TEST_IMAGE, local_container_update=True)
+    # The test image under a name whose registry is a closed port on loopback: the
+    # update attempt fails there at once, and never looks a registry up elsewhere.
+    repository = f"{LOOPBACK_REGISTRY}/braket-async-test"
+    await docker.images.tag(TEST_IMAGE, repo=repository, tag="python3")
+    runtime = DockerRuntime(image_uri=f"{repository}:python3", local_container_update=True)
     runtime.pull_timeout = 5.0
     async with runtime:
         for i in range(2):

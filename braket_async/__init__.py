@@ -6,24 +6,53 @@
 >>> await job.result()
 """
 
-from ._states import JobState
-from .aws import AwsQuantumJob, AwsSession
-from .config import CheckpointConfig
-from .errors import (
-    BraketAsyncError,
-    ClosedError,
-    ConfigurationError,
-    ContainerError,
-    JobCancelledError,
-    JobFailedError,
-    JobNotFoundError,
-    JobTimeoutError,
-    RuntimeUnavailableError,
-    ServiceError,
-    ThrottlingError,
-)
-from .local import LocalQuantumJob
-from .metrics import MetricStatistic, MetricType
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._states import JobState
+    from .aws import AwsQuantumJob, AwsSession
+    from .config import CheckpointConfig
+    from .errors import (
+        BraketAsyncError,
+        ClosedError,
+        ConfigurationError,
+        ContainerError,
+        JobCancelledError,
+        JobFailedError,
+        JobNotFoundError,
+        JobTimeoutError,
+        RuntimeUnavailableError,
+        ServiceError,
+        ThrottlingError,
+    )
+    from .local import LocalQuantumJob
+    from .metrics import MetricStatistic, MetricType
+
+# Imported on first use: ``import braket_async.jobs`` inside a job must work with the
+# standard library alone, and ``import braket_async`` stays cheap until a name is used.
+_LAZY = {
+    "AwsQuantumJob": ".aws",
+    "AwsSession": ".aws",
+    "BraketAsyncError": ".errors",
+    "CheckpointConfig": ".config",
+    "ClosedError": ".errors",
+    "ConfigurationError": ".errors",
+    "ContainerError": ".errors",
+    "JobCancelledError": ".errors",
+    "JobFailedError": ".errors",
+    "JobNotFoundError": ".errors",
+    "JobState": "._states",
+    "JobTimeoutError": ".errors",
+    "LocalQuantumJob": ".local",
+    "MetricStatistic": ".metrics",
+    "MetricType": ".metrics",
+    "RuntimeUnavailableError": ".errors",
+    "ServiceError": ".errors",
+    "ThrottlingError": ".errors",
+}
 
 __all__ = [
     "AwsQuantumJob",
@@ -45,3 +74,16 @@ __all__ = [
     "ServiceError",
     "ThrottlingError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,4 +1,4 @@
-"""Safe extraction of tar archives that come from elsewhere (S3 results, users' uploads).
+"""What a job wrote, brought out safely: tar archives (S3 results, users' uploads) and trees.
 
 Blocking: call it from a worker thread. Every member is checked before anything is
 written, and the whole archive is refused if one member would land outside the target:
@@ -10,6 +10,7 @@ against the real file system as a second line.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import tarfile
@@ -17,11 +18,122 @@ from pathlib import Path, PurePosixPath
 
 from .errors import BraketAsyncError
 
-__all__ = ["UnsafeArchiveError", "safe_extract"]
+__all__ = ["UnsafeArchiveError", "copy_tree", "link_refusal", "safe_extract"]
 
 
 class UnsafeArchiveError(BraketAsyncError, ValueError):
     """An archive member would land outside the folder it is extracted into."""
+
+
+def link_refusal(target: str) -> str | None:
+    """Why a link the job made with ``target`` is refused, or ``None`` if it may stay.
+
+    A link may stay only when it points down from its own folder: a relative target
+    without ``..``. Such a link resolves inside the tree whatever other links the tree
+    holds; any ``..`` or absolute target can be made to leave it (``a -> .`` then
+    ``b -> a/..``).
+    """
+    if not target:
+        return "a link without a target"
+    if target.startswith("/") or "\\" in target:
+        return f"a link to the absolute path {target!r}"
+    if ".." in PurePosixPath(target).parts:
+        return f"a link to {target!r}, which goes up with '..'"
+    return None
+
+
+def copy_tree(
+    source: Path, destination: Path, label: str, *, within: Path | None = None
+) -> list[str]:
+    """Copy the folder ``source`` that a job wrote into the new folder ``destination``.
+
+    Blocking. No link is followed, in ``source`` (every path component is opened
+    without following links, so a job that swaps a folder for a link is refused) or in
+    ``destination`` (created here; every entry is created exclusively). Links that
+    :func:`link_refusal` refuses, devices, FIFOs and sockets are not copied. Returns one
+    line per refused path, named ``<label>/<relative path>``; a missing ``source``
+    copies nothing and refuses nothing. With ``within`` (a folder the job cannot
+    replace), the components of ``source`` below it are opened one by one, none
+    followed if it is a link.
+    """
+    refused: list[str] = []
+    try:
+        root = _open_folder(source, within)
+    except FileNotFoundError:
+        return refused
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            return [f"{label}: the job replaced a folder on its path with a link or file"]
+        return [f"{label}: cannot be read ({exc.strerror or exc})"]
+    try:
+        destination.mkdir(parents=True, exist_ok=False)
+        _copy_folder(root, destination, PurePosixPath(label), refused)
+    finally:
+        os.close(root)
+    return refused
+
+
+def _open_folder(source: Path, within: Path | None) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    if within is None:
+        return os.open(source, flags)
+    descriptor = os.open(within, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in source.relative_to(within).parts:
+            child = os.open(part, flags, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = child
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _copy_folder(folder: int, destination: Path, label: PurePosixPath, refused: list[str]) -> None:
+    with os.scandir(folder) as entries:
+        listing = sorted(entries, key=lambda entry: entry.name)
+    for entry in listing:
+        name = label / entry.name
+        target = destination / entry.name
+        try:
+            if entry.is_symlink():
+                link = os.readlink(entry.name, dir_fd=folder)
+                why = link_refusal(link)
+                if why is not None:
+                    refused.append(f"{name}: {why}")
+                    continue
+                os.symlink(link, target)
+            elif entry.is_dir(follow_symlinks=False):
+                child = os.open(
+                    entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder
+                )
+                try:
+                    target.mkdir()
+                    _copy_folder(child, target, name, refused)
+                finally:
+                    os.close(child)
+            elif entry.is_file(follow_symlinks=False):
+                _copy_file(folder, entry.name, target)
+            else:
+                refused.append(f"{name}: a device, FIFO or socket")
+        except OSError as exc:
+            refused.append(f"{name}: cannot be copied ({exc.strerror or exc})")
+
+
+def _copy_file(folder: int, name: str, target: Path) -> None:
+    source = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folder)
+    try:
+        mode = os.fstat(source).st_mode & 0o755 | 0o600
+        copied = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        try:
+            while chunk := os.read(source, 1 << 20):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(copied, view) :]
+        finally:
+            os.close(copied)
+    finally:
+        os.close(source)
 
 
 def _relative(name: str) -> PurePosixPath:

@@ -181,9 +181,9 @@ def plan_job(
         ConfigurationError: The first argument found wrong, with what to do about it.
     """
     device_region = _device_region(device)
-    if image_uri is not None and (not isinstance(image_uri, str) or not _IMAGE_URI.fullmatch(
-        image_uri
-    )):
+    if image_uri is not None and (
+        not isinstance(image_uri, str) or not _IMAGE_URI.fullmatch(image_uri)
+    ):
         raise ConfigurationError(
             f"Invalid image_uri {image_uri!r}: Braket runs images from ECR, "
             "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>"
@@ -222,9 +222,9 @@ def plan_job(
         source_path, entry_point = source.path, source.entry_point
     if code_location is not None:
         parse_s3_uri(code_location, "code_location")
-    if role_arn is not None and (not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(
-        role_arn
-    )):
+    if role_arn is not None and (
+        not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn)
+    ):
         raise ConfigurationError(
             f"Invalid role_arn {role_arn!r}: expected arn:aws:iam::<account>:role/<name>"
         )
@@ -332,8 +332,9 @@ def _positive_int(value: object, what: str, maximum: int | None = None) -> int:
 def _instance_config(value: object | None) -> InstanceConfig:
     if value is None:
         return InstanceConfig()
-    instance_type = _field(value, InstanceConfig, "instance_type", "instanceType",
-                           "instance_config")
+    instance_type = _field(
+        value, InstanceConfig, "instance_type", "instanceType", "instance_config"
+    )
     if not isinstance(instance_type, str) or not instance_type:
         raise ConfigurationError(f"Invalid instance type {instance_type!r}")
     return InstanceConfig(
@@ -343,8 +344,7 @@ def _instance_config(value: object | None) -> InstanceConfig:
             "instance_count",
         ),
         volume_size_in_gb=_positive_int(
-            _field(value, InstanceConfig, "volume_size_in_gb", "volumeSizeInGb",
-                   "instance_config"),
+            _field(value, InstanceConfig, "volume_size_in_gb", "volumeSizeInGb", "instance_config"),
             "volume_size_in_gb",
         ),
     )
@@ -354,7 +354,10 @@ def _stopping_condition(value: object | None) -> StoppingCondition:
     if value is None:
         return StoppingCondition()
     seconds = _field(
-        value, StoppingCondition, "max_runtime_in_seconds", "maxRuntimeInSeconds",
+        value,
+        StoppingCondition,
+        "max_runtime_in_seconds",
+        "maxRuntimeInSeconds",
         "stopping_condition",
     )
     return StoppingCondition(

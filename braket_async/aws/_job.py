@@ -445,9 +445,7 @@ class AwsQuantumJob(AsyncResource):
         if wait:
             # The end of the job is watched by the session's poller, not by GetJob calls
             # of this follower.
-            waiter = asyncio.ensure_future(
-                self.wait(poll_interval_seconds=poll_interval_seconds)
-            )
+            waiter = asyncio.ensure_future(self.wait(poll_interval_seconds=poll_interval_seconds))
 
         async def is_terminal() -> bool:
             if waiter is None:
@@ -554,9 +552,7 @@ class AwsQuantumJob(AsyncResource):
         metadata = await self._wait_for_success(poll_timeout_seconds, poll_interval_seconds)
         name = str(metadata["jobName"])
         root = Path(extract_to if extract_to is not None else os.getcwd())
-        staging = Path(
-            await anyio.to_thread.run_sync(lambda: _make_staging_folder(root, name))
-        )
+        staging = Path(await anyio.to_thread.run_sync(lambda: _make_staging_folder(root, name)))
         target = staging.parent / name
         try:
             extracted = staging / name
@@ -614,8 +610,6 @@ class AwsQuantumJob(AsyncResource):
         if self._owns_session:
             await self._session.aclose()
 
-
-
     def __repr__(self) -> str:
         return f"AwsQuantumJob({self._arn!r})"
 
@@ -624,9 +618,6 @@ class AwsQuantumJob(AsyncResource):
 
     def __hash__(self) -> int:
         return hash(self._arn)
-
-
-
 
 
 def _make_staging_folder(root: Path, name: str) -> str:

@@ -278,9 +278,7 @@ class JobPoller:
     # -- the polling task ----------------------------------------------------------
 
     def _interval(self) -> float:
-        return min(
-            waiter.interval for watch in self._watches.values() for waiter in watch.waiters
-        )
+        return min(waiter.interval for watch in self._watches.values() for waiter in watch.waiters)
 
     def _due(self) -> list[str]:
         """The jobs to look at now: all of them when a cycle is due, else the fresh."""
@@ -380,9 +378,7 @@ class JobPoller:
         await asyncio.gather(*(self._search_arns(batch, outcome) for batch in batches))
         return outcome
 
-    def _window_pages(
-        self, low: datetime.datetime, high: datetime.datetime, watched: int
-    ) -> float:
+    def _window_pages(self, low: datetime.datetime, high: datetime.datetime, watched: int) -> float:
         """The pages a createdAt window is expected to take (optimistic where unseen)."""
         if self._windows_refused or (self._dense_below is not None and low < self._dense_below):
             return math.inf

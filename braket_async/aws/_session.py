@@ -115,9 +115,7 @@ class AwsSession(AsyncResource):
         if self._region is None:
             region = self._botocore.get_config_variable("region")
             if not region:
-                raise ConfigurationError(
-                    "No AWS region: pass region= or set AWS_DEFAULT_REGION"
-                )
+                raise ConfigurationError("No AWS region: pass region= or set AWS_DEFAULT_REGION")
             self._region = str(region)
         return self._region
 
@@ -261,8 +259,6 @@ class AwsSession(AsyncResource):
         finally:
             self._clients.clear()
             await self._stack.aclose()
-
-
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
         if getattr(self, "_used", False) and not self._closed:

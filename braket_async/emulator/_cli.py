@@ -33,17 +33,26 @@ def build_parser(prog: str = "braket-async emulator") -> argparse.ArgumentParser
         help="S3/CloudWatch Logs endpoint (a moto server); default: start one here",
     )
     parser.add_argument("--moto-port", type=int, default=0, help="port of the moto started here")
-    parser.add_argument("--fake-runner", action="store_true",
-                        help="run no job code: jobs complete at once")
+    parser.add_argument(
+        "--fake-runner", action="store_true", help="run no job code: jobs complete at once"
+    )
     parser.add_argument("--max-concurrent-jobs", type=int, default=None)
     parser.add_argument("--no-rate-limits", action="store_true")
-    parser.add_argument("--rate-scale", type=float, default=1.0,
-                        help="multiply every default rate limit by this")
+    parser.add_argument(
+        "--rate-scale", type=float, default=1.0, help="multiply every default rate limit by this"
+    )
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of 500s")
-    parser.add_argument("--drop-rate", type=float, default=0.0,
-                        help="fraction of dropped connections")
-    parser.add_argument("--latency", type=float, nargs=2, default=(0.0, 0.0),
-                        metavar=("LOW", "HIGH"), help="added latency range in seconds")
+    parser.add_argument(
+        "--drop-rate", type=float, default=0.0, help="fraction of dropped connections"
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        nargs=2,
+        default=(0.0, 0.0),
+        metavar=("LOW", "HIGH"),
+        help="added latency range in seconds",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed of injected faults")
     return parser
 
@@ -57,8 +66,8 @@ async def _serve(options: argparse.Namespace, aws_endpoint_url: str) -> None:
         runner = RuntimeJobRunner(
             aws, runtime=ProcessRuntime(max_concurrent_jobs=options.max_concurrent_jobs)
         )
-    limits = RateLimits.disabled() if options.no_rate_limits else RateLimits().scaled(
-        options.rate_scale
+    limits = (
+        RateLimits.disabled() if options.no_rate_limits else RateLimits().scaled(options.rate_scale)
     )
     faults = Faults(
         error_rate=options.error_rate,

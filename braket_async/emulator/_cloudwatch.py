@@ -66,9 +66,7 @@ class LogStreamWriter:
         """Queue one line, stamped now. Empty lines are dropped: CloudWatch refuses them."""
         if not line:
             return
-        self._pending.append(
-            {"timestamp": int(time.time() * 1000), "message": line[:_MAX_MESSAGE]}
-        )
+        self._pending.append({"timestamp": int(time.time() * 1000), "message": line[:_MAX_MESSAGE]})
         self._wake.set()
 
     async def _send_loop(self) -> None:
@@ -96,8 +94,7 @@ class LogStreamWriter:
                 )
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
                 # The job must not fail because its log could not be written.
-                _LOGGER.warning("lost %d log lines of %s", len(batch), self.stream,
-                                exc_info=True)
+                _LOGGER.warning("lost %d log lines of %s", len(batch), self.stream, exc_info=True)
 
     async def aclose(self) -> None:
         """Send every queued line and stop. Idempotent."""

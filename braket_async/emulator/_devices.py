@@ -40,14 +40,18 @@ class Device:
             },
             "service": {
                 "executionWindows": [
-                    {"executionDay": "Everyday", "windowStartHour": "00:00",
-                     "windowEndHour": "23:59:59"}
+                    {
+                        "executionDay": "Everyday",
+                        "windowStartHour": "00:00",
+                        "windowEndHour": "23:59:59",
+                    }
                 ],
                 "shotsRange": [0, 100000],
             },
             "action": {
                 "braket.ir.openqasm.program": {
-                    "actionType": "braket.ir.openqasm.program", "version": ["1"]
+                    "actionType": "braket.ir.openqasm.program",
+                    "version": ["1"],
                 }
             },
             "paradigm": {"qubitCount": self.qubits},
@@ -67,8 +71,10 @@ class Device:
 #: Braket's managed simulators, which jobs may name as their device.
 DEVICES: tuple[Device, ...] = (
     Device("arn:aws:braket:::device/quantum-simulator/amazon/sv1", "SV1", "Amazon Braket"),
-    Device("arn:aws:braket:::device/quantum-simulator/amazon/tn1", "TN1", "Amazon Braket",
-           qubits=50),
-    Device("arn:aws:braket:::device/quantum-simulator/amazon/dm1", "dm1", "Amazon Braket",
-           qubits=17),
+    Device(
+        "arn:aws:braket:::device/quantum-simulator/amazon/tn1", "TN1", "Amazon Braket", qubits=50
+    ),
+    Device(
+        "arn:aws:braket:::device/quantum-simulator/amazon/dm1", "dm1", "Amazon Braket", qubits=17
+    ),
 )

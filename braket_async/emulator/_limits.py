@@ -72,9 +72,7 @@ class RateLimits:
                 for name, rate in self.operations.items()
             },
             account=(
-                Rate(self.account.per_second * factor, self.account.burst)
-                if self.account
-                else None
+                Rate(self.account.per_second * factor, self.account.burst) if self.account else None
             ),
         )
 
@@ -86,9 +84,7 @@ class _Bucket:
         self.stamp = now
 
     def refill(self, now: float) -> None:
-        self.tokens = min(
-            self.rate.burst, self.tokens + (now - self.stamp) * self.rate.per_second
-        )
+        self.tokens = min(self.rate.burst, self.tokens + (now - self.stamp) * self.rate.per_second)
         self.stamp = now
 
 
@@ -100,18 +96,14 @@ class RateLimiter:
         clock: Monotonic seconds; injectable so tests control time without sleeping.
     """
 
-    def __init__(
-        self, limits: RateLimits, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, limits: RateLimits, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self._clock = clock
         # The server runs in one event loop, but the in-process API may be used from
         # other threads (a test driving a blocking SDK), so the buckets are locked.
         self._lock = threading.Lock()
         now = clock()
-        self._buckets = {
-            name: _Bucket(rate, now) for name, rate in limits.operations.items()
-        }
+        self._buckets = {name: _Bucket(rate, now) for name, rate in limits.operations.items()}
         self._account = _Bucket(limits.account, now) if limits.account else None
 
     def try_acquire(self, operation: str) -> bool:

@@ -29,6 +29,7 @@ import botocore.exceptions  # type: ignore[import-untyped]
 
 from .._shield import finish
 from ..runtimes import Execution, JobRuntime, JobSpec, ProcessRuntime
+from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER
 from ._archives import UnsafeArchiveError, safe_extract, tar_gz_folder
 from ._cloudwatch import LogStreamWriter, ensure_log_group
 from ._runner import JobControl
@@ -211,8 +212,9 @@ class _JobRun:
             for channel in self.request.get("inputDataConfig", ()):
                 target = self.folder / "input" / channel["channelName"]
                 target.mkdir(parents=True, exist_ok=True)
-                await download_prefix(self.s3, channel["dataSource"]["s3DataSource"]["s3Uri"],
-                                      target)
+                await download_prefix(
+                    self.s3, channel["dataSource"]["s3DataSource"]["s3Uri"], target
+                )
                 input_data[channel["channelName"]] = target
             checkpoint = self.request.get("checkpointConfig")
             checkpoint_input = None
@@ -236,9 +238,7 @@ class _JobRun:
             checkpoint_path=(checkpoint or {}).get("localPath", _DEFAULT_CHECKPOINT_PATH),
             checkpoint_input=checkpoint_input,
             environment=self._environment(script),
-            image_uri=self.request["algorithmSpecification"].get("containerImage", {}).get(
-                "uri"
-            ),
+            image_uri=self.request["algorithmSpecification"].get("containerImage", {}).get("uri"),
         )
 
     def _environment(self, script: Mapping[str, Any]) -> dict[str, str]:
@@ -304,7 +304,7 @@ class _JobRun:
             outputs = []
             for index, execution in enumerate(self.executions, start=1):
                 output = self.folder / "output" / f"algo-{index}"
-                reasons.append(await execution.collect(output))
+                reasons.append((await execution.collect(output)).failure_reason)
                 outputs.append(output)
             if outputs:
                 await self._upload(outputs)
@@ -317,16 +317,14 @@ class _JobRun:
 
     async def _upload(self, outputs: list[Path]) -> None:
         # As on SageMaker, the first instance's results folder is the job's result.
-        archive = await anyio.to_thread.run_sync(
-            lambda: tar_gz_folder(outputs[0], exclude=frozenset({"checkpoints"}))
-        )
+        archive = await anyio.to_thread.run_sync(lambda: tar_gz_folder(outputs[0] / MODEL_FOLDER))
         bucket, key = parse_s3_uri(self.request["outputDataConfig"]["s3Path"])
         key = "/".join(part for part in (key.strip("/"), "output", "model.tar.gz") if part)
         await self.s3.put_object(Bucket=bucket, Key=key, Body=archive)
         checkpoint = self.request.get("checkpointConfig")
         if checkpoint:
             for output in outputs:
-                await upload_folder(self.s3, output / "checkpoints", checkpoint["s3Uri"])
+                await upload_folder(self.s3, output / CHECKPOINTS_FOLDER, checkpoint["s3Uri"])
 
 
 def _is_tar(data: bytes) -> bool:

@@ -48,7 +48,7 @@ async def download_prefix(s3: Any, uri: str, folder: Path) -> int:
             key: str = item["Key"]
             if key.endswith("/"):
                 continue
-            relative = key[len(prefix):].lstrip("/") or key.rsplit("/", 1)[-1]
+            relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
             target = folder / safe_relative_path(relative)
             data = await download_object(s3, f"s3://{bucket}/{key}")
             await anyio.to_thread.run_sync(_write, target, data)

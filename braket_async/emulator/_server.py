@@ -158,8 +158,7 @@ class BraketEmulator:
         route = find_route(request.method, request.raw_path)
         if route is None:
             return _error_response(
-                404, "UnknownOperationException", f"No operation at {request.method} "
-                f"{request.path}"
+                404, "UnknownOperationException", f"No operation at {request.method} {request.path}"
             )
         operation = route.name
         self.stats.add(operation, "calls")
@@ -202,7 +201,7 @@ class BraketEmulator:
         return _error_response(error.status, error.code, error.message)
 
     async def _admin(self, request: web.BaseRequest) -> web.StreamResponse:
-        action = request.path[len(ADMIN_PREFIX):].rstrip("/")
+        action = request.path[len(ADMIN_PREFIX) :].rstrip("/")
         if action == "stats" and request.method == "GET":
             return web.Response(body=to_json(self.admin_stats()), content_type="application/json")
         if action == "stats" and request.method == "DELETE":

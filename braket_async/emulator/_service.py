@@ -158,9 +158,7 @@ class BraketService:
         if token in self._tokens:
             existing = self._jobs[self._tokens[token]]
             if existing.request != request or existing.tags != params.get("tags", {}):
-                raise conflict(
-                    f"clientToken {token!r} was already used with different parameters"
-                )
+                raise conflict(f"clientToken {token!r} was already used with different parameters")
             return {"jobArn": existing.arn}
         self._validate_job(request)
         arn = f"arn:aws:braket:{self.region}:{self.account_id}:job/{uuid.uuid4()}"
@@ -177,8 +175,7 @@ class BraketService:
     def _validate_job(self, request: dict[str, Any]) -> None:
         if not _JOB_NAME.fullmatch(request["jobName"]):
             raise validation_error(
-                f"Invalid job name {request['jobName']!r}: it must match "
-                f"{_JOB_NAME.pattern}"
+                f"Invalid job name {request['jobName']!r}: it must match {_JOB_NAME.pattern}"
             )
         if "scriptModeConfig" not in request["algorithmSpecification"]:
             raise validation_error("algorithmSpecification.scriptModeConfig is required")
@@ -273,9 +270,7 @@ class BraketService:
         """SearchJobs: filters AND-ed, newest first, keyset pagination."""
         predicates = [_job_filter(spec) for spec in params["filters"]]
         jobs = [
-            job
-            for job in self._jobs.values()
-            if all(predicate(job) for predicate in predicates)
+            job for job in self._jobs.values() if all(predicate(job) for predicate in predicates)
         ]
         jobs.sort(key=lambda job: (job.created_at, job.arn), reverse=True)
         return _page(
@@ -346,9 +341,7 @@ class BraketService:
         return {"tags": dict(self._tagged(params["resourceArn"]).tags)}
 
 
-_TIME_OPERATORS: dict[
-    str, Callable[[datetime.datetime, list[datetime.datetime]], bool]
-] = {
+_TIME_OPERATORS: dict[str, Callable[[datetime.datetime, list[datetime.datetime]], bool]] = {
     "LT": lambda a, b: a < b[0],
     "LTE": lambda a, b: a <= b[0],
     "GT": lambda a, b: a > b[0],
@@ -436,4 +429,3 @@ def _page(
             json.dumps(key(page[-1])).encode()
         ).decode()
     return document
-

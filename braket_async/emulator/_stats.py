@@ -7,8 +7,15 @@ import threading
 
 __all__ = ["CallStats"]
 
-_COUNTERS = ("calls", "succeeded", "client_errors", "throttled", "injected_errors",
-             "dropped", "server_errors")
+_COUNTERS = (
+    "calls",
+    "succeeded",
+    "client_errors",
+    "throttled",
+    "injected_errors",
+    "dropped",
+    "server_errors",
+)
 
 
 class CallStats:

@@ -169,9 +169,7 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
 
     def fail(constraint: str) -> None:
         shown = value if isinstance(value, (str, int)) else json.dumps(value, default=str)
-        errors.append(
-            f"Value '{shown}' at '{where}' failed to satisfy constraint: {constraint}"
-        )
+        errors.append(f"Value '{shown}' at '{where}' failed to satisfy constraint: {constraint}")
 
     kind = shape.type_name
     if kind == "structure":

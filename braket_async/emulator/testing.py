@@ -137,9 +137,7 @@ async def emulator_stack(
         if aws_endpoint_url is None:
             server = moto_server()
             aws_endpoint_url = await anyio.to_thread.run_sync(server.__enter__)
-            stack.push_async_callback(
-                anyio.to_thread.run_sync, server.__exit__, None, None, None
-            )
+            stack.push_async_callback(anyio.to_thread.run_sync, server.__exit__, None, None, None)
         aws = AwsEndpoint(endpoint_url=aws_endpoint_url, region=region)
         if runner is None:
             runner = FakeRunner() if fake_runner else RuntimeJobRunner(aws)

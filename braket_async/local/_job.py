@@ -30,14 +30,8 @@ from ..errors import (
 from ..jobs import load_job_result
 from ..metrics import MetricStatistic, MetricType, parse_metrics
 from ..runtimes import JobRuntime, JobSpec, ProcessRuntime
-from ._run import (
-    LOG_FILE,
-    METADATA_FILE,
-    LocalJobRun,
-    live_run,
-    metadata_from_json,
-    write_metadata,
-)
+from ._folder import LOG_FILE, METADATA_FILE, metadata_from_json, write_metadata
+from ._run import LocalJobRun, live_run
 
 __all__ = ["LocalQuantumJob"]
 
@@ -195,8 +189,10 @@ class LocalQuantumJob(AsyncResource):
         )
         try:
             source = resolve_source(source_module, entry_point)
-            name = validate_job_name(job_name) if job_name is not None else default_job_name(
-                job_runtime.name
+            name = (
+                validate_job_name(job_name)
+                if job_name is not None
+                else default_job_name(job_runtime.name)
             )
             spec = JobSpec(
                 job_name=name,
@@ -426,13 +422,8 @@ class LocalQuantumJob(AsyncResource):
         elif self._run is not None:
             await self._run.done.wait()
 
-
-
     def __repr__(self) -> str:
         return f"LocalQuantumJob({self.arn!r})"
-
-
-
 
 
 def _make_runtime(

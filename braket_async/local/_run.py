@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime
-import json
+import logging
+import os
 import weakref
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,12 +22,11 @@ from .._logs import LogBuffer
 from .._shield import finish
 from .._states import JobState
 from ..runtimes import Execution, JobRuntime, JobSpec
+from ._folder import LOG_FILE, PRIVATE_FOLDER, merge_outputs, write_metadata
 
-__all__ = ["LocalJobRun", "live_run", "metadata_from_json", "metadata_to_json", "write_metadata"]
+__all__ = ["LocalJobRun", "live_run"]
 
-METADATA_FILE = "metadata.json"
-LOG_FILE = "log.txt"
-_DATE_KEYS = ("createdAt", "startedAt", "endedAt")
+logger = logging.getLogger(__name__)
 
 # Runs still alive in this process, by job folder, so that a handle made later from the
 # ARN (``LocalQuantumJob("local:job/<name>")``) attaches to the live job.
@@ -40,34 +40,6 @@ def live_run(folder: Path) -> LocalJobRun | None:
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def metadata_to_json(metadata: dict[str, Any]) -> str:
-    """Serialize metadata, dates as ISO 8601 strings."""
-
-    def default(value: object) -> str:
-        if isinstance(value, datetime.datetime):
-            return value.isoformat()
-        raise TypeError(f"cannot serialize {type(value).__name__}")
-
-    return json.dumps(metadata, indent=2, default=default)
-
-
-def metadata_from_json(text: str) -> dict[str, Any]:
-    """Parse metadata written by :func:`metadata_to_json`; dates become datetimes."""
-    metadata: dict[str, Any] = json.loads(text)
-    for key in _DATE_KEYS:
-        if isinstance(metadata.get(key), str):
-            metadata[key] = datetime.datetime.fromisoformat(metadata[key])
-    for event in metadata.get("events", ()):
-        if isinstance(event.get("timeOfEvent"), str):
-            event["timeOfEvent"] = datetime.datetime.fromisoformat(event["timeOfEvent"])
-    return metadata
-
-
-def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
-    """Write ``metadata.json`` in ``folder`` (blocking; atomic)."""
-    _write_text(folder / METADATA_FILE, metadata_to_json(metadata))
 
 
 class LocalJobRun:
@@ -207,13 +179,14 @@ class LocalJobRun:
             except asyncio.CancelledError:
                 await finish(self._stop(execution, pump))
                 raise
-            failure_reason = await execution.collect(self.folder)
-            if exit_code == 0:
-                self._end(JobState.COMPLETED)
+            failure_reason, refused = await self._collect(execution)
+            if exit_code != 0:
+                reason = failure_reason or f"AlgorithmError: exit code: {exit_code}"
+                self._end(JobState.FAILED, _with_refusals(reason, refused))
+            elif refused:
+                self._end(JobState.FAILED, _with_refusals("OutputError", refused))
             else:
-                self._end(
-                    JobState.FAILED, failure_reason or f"AlgorithmError: exit code: {exit_code}"
-                )
+                self._end(JobState.COMPLETED)
         finally:
             await finish(execution.aclose())
 
@@ -225,7 +198,19 @@ class LocalJobRun:
         await asyncio.wait([pump], timeout=10)
         pump.cancel()
         self._end(JobState.CANCELLED, self._cancel_reason)
-        await execution.collect(self.folder)
+        await self._collect(execution)
+
+    async def _collect(self, execution: Execution) -> tuple[str | None, list[str]]:
+        """Collect the job's outputs into its folder; the failure reason and refusals."""
+        collected = self.folder / PRIVATE_FOLDER / f"collected-{os.getpid()}-{id(execution)}"
+        outputs = await execution.collect(collected)
+        refused = list(outputs.refused)
+        refused += await asyncio.to_thread(merge_outputs, collected, self.folder)
+        for line in refused:
+            logger.warning("job %s: output refused: %s", self.spec.job_name, line)
+        if refused:
+            self.log.extend([f"braket_async: output refused: {line}" for line in refused])
+        return outputs.failure_reason, refused
 
     async def _pump(self, execution: Execution) -> None:
         async for line in execution.output():
@@ -270,6 +255,12 @@ class LocalJobRun:
         await asyncio.to_thread(write_metadata, self.folder, copy.deepcopy(self._metadata))
 
 
+def _with_refusals(reason: str, refused: list[str]) -> str:
+    if not refused:
+        return reason
+    return f"{reason}; outputs refused: {'; '.join(refused)}"
+
+
 def _open_log(path: Path) -> TextIO:
     return path.open("a", encoding="utf-8")
 
@@ -277,10 +268,3 @@ def _open_log(path: Path) -> TextIO:
 def _write_flush(file: TextIO, text: str) -> None:
     file.write(text)
     file.flush()
-
-
-def _write_text(path: Path, text: str) -> None:
-    # Write then rename, so a reader never sees half a file.
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)

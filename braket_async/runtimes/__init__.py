@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._base import Execution, JobRuntime, JobSpec
+from ._base import CollectedOutputs, Execution, JobRuntime, JobSpec
 from ._process import ProcessExecution, ProcessRuntime
 
 if TYPE_CHECKING:
     from ._docker import DockerRuntime
 
 __all__ = [
+    "CollectedOutputs",
     "DockerRuntime",
     "Execution",
     "JobRuntime",

@@ -21,7 +21,11 @@ from anyio.abc import AsyncResource
 
 from ..errors import ConfigurationError
 
-__all__ = ["Execution", "JobRuntime", "JobSpec"]
+__all__ = ["CollectedOutputs", "Execution", "JobRuntime", "JobSpec"]
+
+#: Folder names inside the destination of :meth:`Execution.collect`.
+MODEL_FOLDER = "model"
+CHECKPOINTS_FOLDER = "checkpoints"
 
 
 def _frozen_str_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
@@ -83,6 +87,20 @@ class JobSpec:
             )
 
 
+@attrs.frozen
+class CollectedOutputs:
+    """What :meth:`Execution.collect` copied out of a job.
+
+    Attributes:
+        failure_reason: The first line of the job's failure file, or ``None``.
+        refused: One line per path the job wrote that was not copied, saying why (a
+            link leaving the job's folder, a device, ...). Everything else was copied.
+    """
+
+    failure_reason: str | None
+    refused: tuple[str, ...] = ()
+
+
 class Execution(Protocol):
     """One job started by a runtime. Exactly one owner awaits it and closes it.
 
@@ -106,13 +124,15 @@ class Execution(Protocol):
         """Stop the job now. Safe to call at any time, also after it ended."""
         ...
 
-    async def collect(self, destination: Path) -> str | None:
-        """Copy the job's outputs to ``destination`` and return its failure reason.
+    async def collect(self, destination: Path) -> CollectedOutputs:
+        """Copy the job's outputs into the new folder ``destination``.
 
         The contents of the results folder (``/opt/ml/model``: ``results.json`` and
-        anything else the job wrote there) land in ``destination`` and the checkpoint
-        folder in ``destination / "checkpoints"``. The return value is the first line of
-        the job's failure file, or ``None`` when it wrote none.
+        anything else the job wrote there) land in ``destination / "model"`` and the
+        checkpoint folder in ``destination / "checkpoints"``. ``destination`` must not
+        exist yet, or be empty. Nothing is read or written outside it: links the job made
+        that leave their folder, devices and FIFOs are refused (and listed in
+        :attr:`CollectedOutputs.refused`), and no write goes through a link.
         """
         ...
 
@@ -173,5 +193,3 @@ class JobRuntime(AsyncResource):
 
     async def aclose(self) -> None:
         """Free what the runtime holds (clients, connections). Idempotent."""
-
-

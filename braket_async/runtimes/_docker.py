@@ -32,7 +32,7 @@ from aiodocker.stream import Stream
 
 from .._shield import finish
 from ..errors import BraketAsyncError, ClosedError, ContainerError, RuntimeUnavailableError
-from ._base import JobRuntime, JobSpec
+from ._base import CHECKPOINTS_FOLDER, MODEL_FOLDER, CollectedOutputs, JobRuntime, JobSpec
 from ._layout import (
     BOOTSTRAP_PATH,
     CODE_PATH,
@@ -55,7 +55,6 @@ JOB_ARN_LABEL: Final = "braket-async.job-arn"
 _BASE_IMAGE = "292282985366.dkr.ecr.{region}.amazonaws.com/amazon-braket-base-jobs:latest"
 _DEFAULT_REGION = "us-west-2"
 _BOOTSTRAP_COMMAND = ("python3", BOOTSTRAP_PATH, "--ml-root", ML_ROOT)
-_CHECKPOINTS_FOLDER = "checkpoints"
 # The daemon answers 404 for a missing container, image or path, and 409 when a container
 # is not running or is already being removed.
 _NOT_FOUND = 404
@@ -381,10 +380,10 @@ class DockerExecution:
         except (aiohttp.ClientError, OSError) as exc:
             raise _translate(exc, "killing the job's container") from exc
 
-    async def collect(self, destination: Path) -> str | None:
-        """Copy results and checkpoints to ``destination``; return the failure reason.
+    async def collect(self, destination: Path) -> CollectedOutputs:
+        """Copy results and checkpoints into the new folder ``destination``.
 
-        ``/opt/ml/model`` lands in ``destination`` and the checkpoint folder in
+        ``/opt/ml/model`` lands in ``destination / "model"`` and the checkpoint folder in
         ``destination / "checkpoints"``. Archives are extracted safely: members with
         absolute paths, ``..``, links leading outside, or device files are refused with
         :class:`~braket_async.errors.ContainerError`.
@@ -394,13 +393,13 @@ class DockerExecution:
         await anyio.to_thread.run_sync(
             functools.partial(destination.mkdir, parents=True, exist_ok=True)
         )
-        await self._copy_folder(MODEL_PATH, destination)
-        await self._copy_folder(self._spec.checkpoint_path, destination / _CHECKPOINTS_FOLDER)
+        await self._copy_folder(MODEL_PATH, destination / MODEL_FOLDER)
+        await self._copy_folder(self._spec.checkpoint_path, destination / CHECKPOINTS_FOLDER)
         spool = await self._download(FAILURE_PATH)
         if spool is None:
-            return None
+            return CollectedOutputs(None)
         with spool:  # closed here too, in case the worker thread never ran
-            return await anyio.to_thread.run_sync(_read_failure_reason, spool)
+            return CollectedOutputs(await anyio.to_thread.run_sync(_read_failure_reason, spool))
 
     async def aclose(self) -> None:
         """Force-remove the container and close its streams. Idempotent.

@@ -8,6 +8,7 @@ every path below onto that folder (``/opt/ml/model`` becomes ``<workspace>/opt/m
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 
 from ._base import JobSpec
@@ -25,7 +26,11 @@ __all__ = [
     "RESULTS_PATH",
     "hyperparameters_json",
     "job_environment",
+    "read_failure_reason",
 ]
+
+#: Only the first line of a failure file counts, however much the job wrote.
+FAILURE_LINE_LIMIT = 1 << 16
 
 ML_ROOT = "/opt/ml"
 BRAKET_ROOT = "/opt/braket"  # a link to ML_ROOT, as in the official containers
@@ -74,3 +79,19 @@ def job_environment(spec: JobSpec, rebase: Callable[[str], str] = _same) -> dict
 def hyperparameters_json(spec: JobSpec) -> bytes:
     """The hyperparameters file: a JSON object of strings."""
     return json.dumps(dict(spec.hyperparameters)).encode()
+
+
+def first_line(data: bytes) -> str | None:
+    """The failure reason in the start of a failure file: its first line, or ``None``."""
+    line = data[:FAILURE_LINE_LIMIT].split(b"\n", 1)[0]
+    return line.decode("utf-8", errors="replace").strip() or None
+
+
+def read_failure_reason(path: os.PathLike[str] | str) -> str | None:
+    """The first line of the failure file at ``path`` (never followed if a link)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # missing, or a link the job made: no reason
+        return None
+    with os.fdopen(descriptor, "rb") as file:
+        return first_line(file.read(FAILURE_LINE_LIMIT))

@@ -19,10 +19,26 @@ from pathlib import Path
 
 import anyio
 
+from .._archives import copy_tree
 from .._shield import finish
 from ..errors import ContainerError, RuntimeUnavailableError
-from ._base import Execution, JobRuntime, JobSpec
-from ._layout import BOOTSTRAP_PATH, CODE_PATH, FAILURE_PATH, ML_ROOT, MODEL_PATH, job_environment
+from ._base import (
+    CHECKPOINTS_FOLDER,
+    MODEL_FOLDER,
+    CollectedOutputs,
+    Execution,
+    JobRuntime,
+    JobSpec,
+)
+from ._layout import (
+    BOOTSTRAP_PATH,
+    CODE_PATH,
+    FAILURE_PATH,
+    ML_ROOT,
+    MODEL_PATH,
+    job_environment,
+    read_failure_reason,
+)
 from ._output import split_lines
 from ._staging import job_tree
 
@@ -70,8 +86,9 @@ class ProcessRuntime(JobRuntime):
         """Write the job's workspace and start its bootstrap process."""
         workspace = Path(
             await asyncio.to_thread(
-                lambda: tempfile.mkdtemp(prefix=f"braket-async-{spec.job_name}-",
-                                         dir=self.workspace_root)
+                lambda: tempfile.mkdtemp(
+                    prefix=f"braket-async-{spec.job_name}-", dir=self.workspace_root
+                )
             )
         )
         try:
@@ -81,8 +98,7 @@ class ProcessRuntime(JobRuntime):
                 return str(workspace / path.lstrip("/"))
 
             environment = {
-                name: value for name, value in os.environ.items()
-                if name not in _DROPPED_VARIABLES
+                name: value for name, value in os.environ.items() if name not in _DROPPED_VARIABLES
             }
             environment.update(job_environment(spec, rebase))
             process = await asyncio.create_subprocess_exec(
@@ -151,26 +167,22 @@ class ProcessExecution(Execution):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signum)
 
-    async def collect(self, destination: Path) -> str | None:
+    async def collect(self, destination: Path) -> CollectedOutputs:
         """Copy results and checkpoints out of the workspace; read the failure file."""
         return await asyncio.to_thread(self._collect, destination)
 
-    def _collect(self, destination: Path) -> str | None:
+    def _collect(self, destination: Path) -> CollectedOutputs:
         destination.mkdir(parents=True, exist_ok=True)
-        model = self._path(MODEL_PATH)
-        if model.is_dir():
-            shutil.copytree(model, destination, symlinks=True, dirs_exist_ok=True)
-        checkpoints = self._path(self.spec.checkpoint_path)
-        if checkpoints.is_dir():
-            shutil.copytree(
-                checkpoints, destination / "checkpoints", symlinks=True, dirs_exist_ok=True
-            )
-        failure = self._path(FAILURE_PATH)
-        try:
-            text = failure.read_text(errors="replace")
-        except FileNotFoundError:
-            return None
-        return text.strip().splitlines()[0] if text.strip() else None
+        refused = copy_tree(
+            self._path(MODEL_PATH), destination / MODEL_FOLDER, MODEL_FOLDER, within=self.workspace
+        )
+        refused += copy_tree(
+            self._path(self.spec.checkpoint_path),
+            destination / CHECKPOINTS_FOLDER,
+            CHECKPOINTS_FOLDER,
+            within=self.workspace,
+        )
+        return CollectedOutputs(read_failure_reason(self._path(FAILURE_PATH)), tuple(refused))
 
     async def aclose(self) -> None:
         """Kill the process if it still runs and remove the workspace."""

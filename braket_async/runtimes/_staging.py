@@ -145,9 +145,7 @@ def job_tree(spec: JobSpec) -> JobTree:
         *in_job_library(),
     ]
     if spec.hyperparameters:
-        entries.append(
-            TreeEntry(_under_ml(HYPERPARAMETERS_PATH), data=hyperparameters_json(spec))
-        )
+        entries.append(TreeEntry(_under_ml(HYPERPARAMETERS_PATH), data=hyperparameters_json(spec)))
     for channel, local_path in spec.input_data.items():
         channel_path = _under_ml(INPUT_DATA_PATH) / channel
         if local_path.is_dir():

@@ -1,0 +1,151 @@
+"""A local job's folder: what is in it, who may write what, and its record.
+
+``<root>/<job_name>/`` holds what the job saved (``results.json`` and the rest of its
+results folder, ``checkpoints/``) next to the library's own files: ``metadata.json`` (the
+GetJob-shaped record), ``log.txt`` and the private folder ``.braket_async/`` (the job's
+description for its supervisor, the lock its owner holds, the supervisor's own log).
+Nothing the job writes may replace one of the library's files.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..errors import JobNotFoundError
+from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER
+
+__all__ = [
+    "LOG_FILE",
+    "METADATA_FILE",
+    "PRIVATE_FOLDER",
+    "merge_outputs",
+    "metadata_from_json",
+    "metadata_to_json",
+    "read_metadata",
+    "write_metadata",
+    "write_text",
+]
+
+METADATA_FILE = "metadata.json"
+LOG_FILE = "log.txt"
+PRIVATE_FOLDER = ".braket_async"
+_PARTIAL_SUFFIX = ".partial"
+#: Names in the job's folder that belong to the library; outputs may not take them.
+RESERVED_NAMES = frozenset({METADATA_FILE, LOG_FILE, PRIVATE_FOLDER, CHECKPOINTS_FOLDER})
+_DATE_KEYS = ("createdAt", "startedAt", "endedAt")
+
+
+def metadata_to_json(metadata: dict[str, Any]) -> str:
+    """Serialize metadata, dates as ISO 8601 strings."""
+
+    def default(value: object) -> str:
+        if isinstance(value, datetime.datetime):
+            return value.isoformat()
+        raise TypeError(f"cannot serialize {type(value).__name__}")
+
+    return json.dumps(metadata, indent=2, default=default)
+
+
+def metadata_from_json(text: str) -> dict[str, Any]:
+    """Parse metadata written by :func:`metadata_to_json`; dates become datetimes.
+
+    Raises:
+        ValueError: ``text`` is not a JSON object of that shape.
+    """
+    metadata = json.loads(text)
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("status"), str):
+        raise ValueError("not a job record: no status")
+    for key in _DATE_KEYS:
+        if isinstance(metadata.get(key), str):
+            metadata[key] = datetime.datetime.fromisoformat(metadata[key])
+    for event in metadata.get("events", ()):
+        if isinstance(event, dict) and isinstance(event.get("timeOfEvent"), str):
+            event["timeOfEvent"] = datetime.datetime.fromisoformat(event["timeOfEvent"])
+    return metadata
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    """The record in ``folder`` (blocking).
+
+    Raises:
+        JobNotFoundError: ``folder`` holds no readable job record.
+    """
+    path = folder / METADATA_FILE
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(descriptor, "rb") as file:
+            data = file.read()
+        return metadata_from_json(data.decode("utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise JobNotFoundError(f"{path} is not a readable job record ({exc})") from exc
+
+
+def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+    """Write ``metadata.json`` in ``folder`` (blocking; atomic)."""
+    write_text(folder / METADATA_FILE, metadata_to_json(metadata))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a reader never sees half a file (blocking).
+
+    The partial file is replaced, never written through, so a link planted under its
+    name leads nowhere.
+    """
+    partial = path.with_name(path.name + _PARTIAL_SUFFIX)
+    with open_exclusive(partial) as file:
+        file.write(text.encode("utf-8"))
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
+
+
+def open_exclusive(path: Path) -> Any:
+    """Open ``path`` for writing as a new file, removing whatever stands there first."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        shutil.rmtree(path)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(descriptor, "wb")
+
+
+def merge_outputs(collected: Path, folder: Path) -> list[str]:
+    """Move what a job's execution collected (``model/``, ``checkpoints/``) into ``folder``.
+
+    Blocking. The results land at the top of the job's folder, the checkpoints in
+    ``checkpoints/``; an output that would take one of the library's names is left out.
+    Returns one line per output left out, saying why; ``collected`` is removed.
+    """
+    refused: list[str] = []
+    try:
+        model = collected / MODEL_FOLDER
+        if model.is_dir():
+            for entry in sorted(model.iterdir()):
+                name = f"{MODEL_FOLDER}/{entry.name}"
+                if entry.name in RESERVED_NAMES or entry.name.endswith(_PARTIAL_SUFFIX):
+                    refused.append(f"{name}: the name is one of the library's own files")
+                    continue
+                _replace(entry, folder / entry.name)
+        checkpoints = collected / CHECKPOINTS_FOLDER
+        if checkpoints.is_dir():
+            _replace(checkpoints, folder / CHECKPOINTS_FOLDER)
+    finally:
+        shutil.rmtree(collected, ignore_errors=True)
+    return refused
+
+
+def _replace(source: Path, target: Path) -> None:
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.is_dir():
+        shutil.rmtree(target)
+    os.replace(source, target)

@@ -11,6 +11,7 @@ working::
     ├── JobFailedError (RuntimeError)        the job ended FAILED; carries the reason
     │   └── JobCancelledError                the job ended CANCELLED
     ├── JobTimeoutError (TimeoutError)       waiting for the job took too long
+    ├── ResultError (ValueError)             a saved result cannot be read
     ├── RuntimeUnavailableError (OSError)    Docker daemon, image or interpreter missing
     ├── ContainerError (OSError)             the runtime failed while running a job
     ├── ServiceError                         the Braket service answered with an error
@@ -32,6 +33,7 @@ __all__ = [
     "JobFailedError",
     "JobNotFoundError",
     "JobTimeoutError",
+    "ResultError",
     "RuntimeUnavailableError",
     "ServiceError",
     "ThrottlingError",
@@ -74,6 +76,10 @@ class JobFailedError(BraketAsyncError, RuntimeError):
 
 class JobCancelledError(JobFailedError):
     """The job was cancelled before it produced a result."""
+
+
+class ResultError(BraketAsyncError, ValueError):
+    """A job's saved result cannot be read: not UTF-8 JSON, a folder, a link."""
 
 
 class JobTimeoutError(BraketAsyncError, TimeoutError):

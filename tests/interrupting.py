@@ -48,8 +48,14 @@ def run_and_interrupt(tmp_path: Path, runtime: str, image: str = "") -> tuple[in
     root = tmp_path / "jobs"
     root.mkdir()
     with subprocess.Popen(
-        [sys.executable, str(tmp_path / "program.py"), str(tmp_path / "blocking.py"),
-         str(root), runtime, image],
+        [
+            sys.executable,
+            str(tmp_path / "program.py"),
+            str(tmp_path / "blocking.py"),
+            str(root),
+            runtime,
+            image,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -64,5 +70,3 @@ def run_and_interrupt(tmp_path: Path, runtime: str, image: str = "") -> tuple[in
     metadata = json.loads((root / "interrupted" / "metadata.json").read_text())
     assert metadata["status"] == "CANCELLED"
     return int(first.split()[1]), errors
-
-

@@ -10,11 +10,12 @@ Nothing the job writes may replace one of the library's files.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import JobNotFoundError
 from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER
@@ -23,9 +24,16 @@ __all__ = [
     "LOG_FILE",
     "METADATA_FILE",
     "PRIVATE_FOLDER",
+    "RESERVED_NAMES",
+    "hold_lock",
+    "is_owned",
+    "is_same_process",
     "merge_outputs",
     "metadata_from_json",
     "metadata_to_json",
+    "private_folder",
+    "process_identity",
+    "process_start_time",
     "read_metadata",
     "write_metadata",
     "write_text",
@@ -92,21 +100,21 @@ def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
     write_text(folder / METADATA_FILE, metadata_to_json(metadata))
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``path`` whole or not at all: a reader never sees half a file (blocking).
 
     The partial file is replaced, never written through, so a link planted under its
     name leads nowhere.
     """
     partial = path.with_name(path.name + _PARTIAL_SUFFIX)
-    with open_exclusive(partial) as file:
+    with open_exclusive(partial, mode) as file:
         file.write(text.encode("utf-8"))
         file.flush()
         os.fsync(file.fileno())
     os.replace(partial, path)
 
 
-def open_exclusive(path: Path) -> Any:
+def open_exclusive(path: Path, mode: int = 0o644) -> Any:
     """Open ``path`` for writing as a new file, removing whatever stands there first."""
     try:
         os.unlink(path)
@@ -114,7 +122,7 @@ def open_exclusive(path: Path) -> Any:
         pass
     except IsADirectoryError:
         shutil.rmtree(path)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     return os.fdopen(descriptor, "wb")
 
 
@@ -149,3 +157,85 @@ def _replace(source: Path, target: Path) -> None:
     elif target.is_dir():
         shutil.rmtree(target)
     os.replace(source, target)
+
+
+# --- who runs the job ----------------------------------------------------------------------
+#
+# The process that runs a job (its supervisor; before that, the program that created it)
+# holds an exclusive flock on ``.braket_async/lock`` for as long as it lives. The kernel
+# drops the lock when that process dies in any way, so any process tells a live job
+# from a dead one by trying the lock, without trusting pids that may have been reused.
+
+LOCK_FILE = "lock"
+
+
+def private_folder(folder: Path) -> Path:
+    """The library's private folder inside the job's folder."""
+    return folder / PRIVATE_FOLDER
+
+
+def hold_lock(folder: Path) -> int:
+    """Take the job's lock for this process and return its descriptor (blocking).
+
+    The descriptor is inheritable only when passed on explicitly (``pass_fds``); whoever
+    holds a copy holds the lock.
+
+    Raises:
+        BlockingIOError: Another process holds it.
+    """
+    path = private_folder(folder) / LOCK_FILE
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def is_owned(folder: Path) -> bool:
+    """Whether a live process holds the job's lock (blocking, never waits)."""
+    path = private_folder(folder) / LOCK_FILE
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
+
+
+def process_start_time(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux), or ``None``.
+
+    Recorded next to a pid so that a pid reused by another process is not mistaken for
+    the job's.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            stat = file.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def process_identity(pid: int) -> dict[str, Any]:
+    """``{"pid": pid, "startTime": ...}`` for the record."""
+    return {"pid": pid, "startTime": process_start_time(pid)}
+
+
+def is_same_process(identity: object) -> TypeGuard[dict[str, Any]]:
+    """Whether the process recorded as ``identity`` still runs (and is the same one)."""
+    if not isinstance(identity, dict) or not isinstance(identity.get("pid"), int):
+        return False
+    start = process_start_time(identity["pid"])
+    return start is not None and start == identity.get("startTime")

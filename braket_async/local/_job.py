@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import shutil
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +16,7 @@ import anyio.to_thread
 from anyio.abc import AsyncResource
 
 from .._creation import JobCreation
-from .._logs import LogBuffer, LogStream
+from .._logs import LogStream
 from .._names import default_job_name, validate_channel_name, validate_job_name
 from .._shield import finish
 from .._source import resolve_source
@@ -26,12 +28,31 @@ from ..errors import (
     JobFailedError,
     JobNotFoundError,
     JobTimeoutError,
+    ResultError,
 )
 from ..jobs import load_job_result
 from ..metrics import MetricStatistic, MetricType, parse_metrics
 from ..runtimes import JobRuntime, JobSpec, ProcessRuntime
-from ._folder import LOG_FILE, METADATA_FILE, metadata_from_json, write_metadata
-from ._run import LocalJobRun, live_run
+from ._description import JobDescription, runtime_config
+from ._folder import (
+    LOG_FILE,
+    hold_lock,
+    is_same_process,
+    private_folder,
+    process_identity,
+    write_metadata,
+)
+from ._follow import POLL_SECONDS, current_record, follow_log, is_job_folder
+from ._owner import (
+    CANCEL_REQUEST,
+    ChangeSignal,
+    LiveRun,
+    SupervisedRun,
+    register,
+    supervised_run,
+    unregister,
+)
+from ._run import LocalJobRun
 
 __all__ = ["LocalQuantumJob"]
 
@@ -70,9 +91,10 @@ class LocalQuantumJob(AsyncResource):
             raise ConfigurationError(f"Invalid local job ARN {arn!r}: expected 'local:job/<name>'")
         self._name = validate_job_name(arn[len(_ARN_PREFIX) :])
         self._folder = _folder_in(root, self._name)
-        self._attached_run = live_run(self._folder)
-        if self._attached_run is None and not self._folder.is_dir():
+        if not self._folder.is_dir():
             raise JobNotFoundError(f"Local job {self._name!r} not found in {self._folder.parent}")
+        if not is_job_folder(self._folder):
+            raise JobNotFoundError(f"{self._folder} is a folder, but not a local job's")
         self._run_log = run_log
         self._cached_metadata: dict[str, Any] | None = None
 
@@ -98,6 +120,7 @@ class LocalQuantumJob(AsyncResource):
         wait_until_complete: bool = False,
         environment: Mapping[str, str] | None = None,
         network_mode: str | None = None,
+        detach: bool = False,
     ) -> JobCreation[LocalQuantumJob]:
         """Create and start a local job.
 
@@ -136,6 +159,11 @@ class LocalQuantumJob(AsyncResource):
                 a command line.
             network_mode: Docker runtime: the container's network (``"none"``,
                 ``"host"``, ...). Default: Docker's default network.
+            detach: Let the job run on when this program exits. By default a job ends
+                with the program that created it, however that program ends (``kill
+                -9`` included): its processes or container are gone within seconds and
+                its record says FAILED, with a reason naming the exit. Either way any
+                process can attach to the job, follow, cancel and collect it.
 
         Raises:
             ConfigurationError: A bad name, path, entry point or option (a ``ValueError``),
@@ -160,6 +188,7 @@ class LocalQuantumJob(AsyncResource):
                 wait_until_complete=wait_until_complete,
                 environment=environment,
                 network_mode=network_mode or "default",
+                detach=detach,
             )
         )
 
@@ -181,6 +210,7 @@ class LocalQuantumJob(AsyncResource):
         wait_until_complete: bool,
         environment: Mapping[str, str] | None,
         network_mode: str | None,
+        detach: bool,
     ) -> LocalQuantumJob:
         if not isinstance(device, str) or not device:
             raise ConfigurationError("device must be a non-empty string")
@@ -217,12 +247,31 @@ class LocalQuantumJob(AsyncResource):
                 await job_runtime.aclose()
             raise
         metadata = _initial_metadata(spec, source.path, job_runtime.name)
-        # Also synchronous: a reader in another process never sees a folder without it.
-        write_metadata(folder, metadata)
-        run = LocalJobRun(
-            spec, job_runtime, owns_runtime=owns_runtime, folder=folder, metadata=metadata
-        )
-        await run.launch()
+        config = runtime_config(job_runtime)
+        try:
+            lock = _start_record(folder, spec, metadata, config)
+        except BaseException:
+            if owns_runtime:
+                await finish(job_runtime.aclose())
+            raise
+        run: SupervisedRun | LocalJobRun
+        if config is not None:
+            run = SupervisedRun(
+                folder, job_runtime, owns_runtime=owns_runtime, lock=lock, detached=detach
+            )
+            await run.launch()
+        else:
+            # A runtime that cannot be rebuilt elsewhere runs the job in this process,
+            # which keeps the lock for the job's life.
+            run = _InProcessRun(
+                spec,
+                job_runtime,
+                owns_runtime=owns_runtime,
+                folder=folder,
+                metadata=metadata,
+                lock=lock,
+            )
+            await run.launch()
         job = cls(spec.job_arn, root=folder.parent)
         if wait_until_complete:
             try:
@@ -234,12 +283,9 @@ class LocalQuantumJob(AsyncResource):
         return job
 
     @property
-    def _run(self) -> LocalJobRun | None:
-        # Looked up again until found: a handle made from the folder while the job was
-        # being created attaches to the live run as soon as it is registered.
-        if self._attached_run is None:
-            self._attached_run = live_run(self._folder)
-        return self._attached_run
+    def _live(self) -> LiveRun | None:
+        """The run of this job that this process drives, if any."""
+        return supervised_run(self._folder)
 
     @property
     def arn(self) -> str:
@@ -258,56 +304,54 @@ class LocalQuantumJob(AsyncResource):
 
     @property
     def run_log(self) -> str:
-        """The job's output so far, one line per line.
+        """The job's output so far, one line per line (reads ``log.txt``).
 
         Raises:
             JobNotFoundError: The job has no log (a ``ValueError``).
         """
-        if self._run is not None:
-            return self._run.log.text()
-        if self._run_log is None:
-            try:
-                self._run_log = (self._folder / LOG_FILE).read_text(encoding="utf-8")
-            except FileNotFoundError as exc:
-                raise JobNotFoundError(f"No log file for local job {self._name!r}") from exc
-        return self._run_log
+        if self._run_log is not None:
+            return self._run_log
+        try:
+            return (self._folder / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError as exc:
+            raise JobNotFoundError(f"No log file for local job {self._name!r}") from exc
 
     async def state(self, use_cached_value: bool = False) -> JobState:
-        """The job's current state (``QUEUED``, ``RUNNING``, ``COMPLETED``, ...)."""
-        if self._run is not None:
-            return self._run.state
+        """The job's current state (``QUEUED``, ``RUNNING``, ``COMPLETED``, ...).
+
+        Read from the job's record, in whichever process the job runs. A job whose
+        owner died is recorded FAILED by the first process that notices.
+        """
         return JobState((await self.metadata(use_cached_value))["status"])
 
     async def metadata(self, use_cached_value: bool = False) -> dict[str, Any]:
         """The job's GetJob-shaped metadata: jobName, jobArn, status, createdAt, ..."""
-        if self._run is not None:
-            self._cached_metadata = self._run.metadata()
-        elif self._cached_metadata is None or not use_cached_value:
-            self._cached_metadata = await anyio.to_thread.run_sync(self._read_metadata)
+        if self._cached_metadata is None or not use_cached_value:
+            self._cached_metadata = await anyio.to_thread.run_sync(current_record, self._folder)
         return dict(self._cached_metadata)
-
-    def _read_metadata(self) -> dict[str, Any]:
-        try:
-            return metadata_from_json((self._folder / METADATA_FILE).read_text("utf-8"))
-        except FileNotFoundError:
-            # A folder written by the official SDK: it records nothing but the outputs,
-            # and it only leaves a folder behind once the job has ended.
-            return {
-                "jobName": self._name,
-                "jobArn": self.arn,
-                "status": JobState.COMPLETED.value,
-                "events": [],
-            }
 
     async def cancel(self) -> JobState:
         """Stop the job if it still runs and return its final state.
 
-        The job's process or container is gone when this returns; checkpoints and
-        results it saved before are collected into its folder.
+        Works from any process. The job's processes or container are gone when this
+        returns; checkpoints and results it saved before are collected into its folder.
+        A job queued in another process is cancelled when it would start.
         """
-        if self._run is not None:
-            await self._run.cancel("Cancelled by the user")
-        return await self.state()
+        live = self._live
+        if live is not None:
+            await live.cancel("Cancelled by the user")
+            return await self.state()
+        metadata = await self.metadata()
+        if JobState(metadata["status"]).is_terminal:
+            return JobState(metadata["status"])
+        supervisor = metadata.get("supervisor")
+        if is_same_process(supervisor) and not supervisor.get("inProcess"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(supervisor["pid"], signal.SIGTERM)
+        else:
+            request = private_folder(self._folder) / CANCEL_REQUEST
+            await anyio.to_thread.run_sync(request.touch)
+        return await self.wait()
 
     async def wait(self, poll_timeout_seconds: float | None = None) -> JobState:
         """Wait until the job ends and return its final state.
@@ -315,13 +359,25 @@ class LocalQuantumJob(AsyncResource):
         Raises:
             JobTimeoutError: ``poll_timeout_seconds`` passed first (a ``TimeoutError``).
         """
-        if self._run is not None:
-            try:
-                with anyio.fail_after(poll_timeout_seconds):
-                    await self._run.done.wait()
-            except TimeoutError as exc:
-                raise JobTimeoutError(self.arn, poll_timeout_seconds or 0) from exc
-        return await self.state()
+        try:
+            with anyio.fail_after(poll_timeout_seconds):
+                while True:
+                    state = await self.state()
+                    if state.is_terminal:
+                        live = self._live
+                        if live is not None:  # and its supervisor gone
+                            await live.done.wait()
+                        return state
+                    await self._changed()
+        except TimeoutError as exc:
+            raise JobTimeoutError(self.arn, poll_timeout_seconds or 0) from exc
+
+    async def _changed(self) -> None:
+        live = self._live
+        if live is not None and not live.done.is_set():
+            await live.changes.wait(POLL_SECONDS * 5)
+        else:
+            await anyio.sleep(POLL_SECONDS)
 
     def logs(self, wait: bool = False, poll_interval_seconds: float = 5) -> LogStream:
         """The job's log: ``await`` it to print, or ``async for line in`` it.
@@ -333,17 +389,7 @@ class LocalQuantumJob(AsyncResource):
                 printed); accepted for compatibility.
         """
         del poll_interval_seconds
-        return LogStream(self._log_buffer, wait=wait, finished=self._finished)
-
-    async def _finished(self) -> None:
-        if self._run is not None:
-            await self._run.done.wait()
-
-    async def _log_buffer(self) -> LogBuffer:
-        if self._run is not None:
-            return self._run.log
-        text = await anyio.to_thread.run_sync(lambda: self.run_log)
-        return LogBuffer(text.splitlines(), closed=True)
+        return LogStream(lambda: follow_log(self._folder, wait=wait, changed=self._changed))
 
     async def result(
         self,
@@ -366,6 +412,8 @@ class LocalQuantumJob(AsyncResource):
             JobFailedError: The job FAILED (a ``RuntimeError``; ``failure_reason`` says why).
             JobCancelledError: The job was CANCELLED (a ``JobFailedError``).
             JobTimeoutError: It did not end within ``poll_timeout_seconds``.
+            ResultError: ``results.json`` is not a readable result (not UTF-8 JSON, a
+                folder, a link).
             RuntimeError: The result is pickled and ``allow_pickle`` is false.
         """
         del poll_interval_seconds
@@ -412,15 +460,21 @@ class LocalQuantumJob(AsyncResource):
 
         Example: ``{"timestamp": [t0, t1], "energy": [0.1, 0.2]}``.
         """
-        buffer = await self._log_buffer()
-        return parse_metrics(buffer.lines(), metric_type, statistic)
+        lines: list[str] = []
+        async for batch in follow_log(self._folder, wait=False, changed=self._changed):
+            lines.extend(line for line in batch if "Metrics -" in line)
+        return parse_metrics(lines, metric_type, statistic)
 
     async def aclose(self) -> None:
-        """Cancel the job if it still runs, and wait until its resources are freed."""
-        if self._run is not None and not self._run.state.is_terminal:
-            await self._run.cancel("Cancelled: its scope was left")
-        elif self._run is not None:
-            await self._run.done.wait()
+        """Cancel the job if this process drives it and it still runs; wait until freed.
+
+        A handle of a job that another process drives closes without touching it.
+        """
+        live = self._live
+        if live is None:
+            return
+        if not live.done.is_set():
+            await live.cancel("Cancelled: its scope was left")
 
     def __repr__(self) -> str:
         return f"LocalQuantumJob({self.arn!r})"
@@ -518,6 +572,54 @@ def _folder_in(root: str | os.PathLike[str] | None, name: str) -> Path:
     return Path(root if root is not None else os.getcwd()).resolve() / name
 
 
+def _start_record(
+    folder: Path,
+    spec: JobSpec,
+    metadata: dict[str, Any],
+    config: dict[str, Any] | None,
+) -> int:
+    """Write the new job's private folder, lock and record; return the lock (blocking).
+
+    Done in the loop right after the folder is made: a reader in another process never
+    sees a job folder without its record, nor an unlocked queued job.
+    """
+    private_folder(folder).mkdir(mode=0o700)
+    lock = hold_lock(folder)
+    try:
+        owner = process_identity(os.getpid())
+        if config is not None:
+            JobDescription(spec=spec, runtime_config=config, owner=owner).write(folder)
+        else:
+            metadata["supervisor"] = {**owner, "inProcess": True}
+        write_metadata(folder, metadata)
+    except BaseException:
+        os.close(lock)
+        raise
+    return lock
+
+
+class _InProcessRun(LocalJobRun):
+    """A job run by this process itself (its runtime cannot be rebuilt elsewhere)."""
+
+    def __init__(self, *args: Any, lock: int, **kwargs: Any) -> None:
+        self.changes = ChangeSignal()
+        super().__init__(*args, on_change=self.changes.set, **kwargs)
+        self._lock = lock
+        register(self.folder, self)
+
+    async def launch(self) -> None:
+        """Start the job here; see :meth:`LocalJobRun.launch`."""
+        await super().launch()
+        assert self._task is not None
+        self._task.add_done_callback(lambda _: self._release())
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, -1
+        if lock >= 0:
+            os.close(lock)
+        unregister(self.folder, self)
+
+
 def _make_job_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True)
@@ -528,9 +630,20 @@ def _make_job_folder(folder: Path) -> None:
 
 
 def _load_result(path: Path, allow_pickle: bool) -> dict[str, Any]:
-    if not path.is_file():
+    if path.is_symlink():
+        raise ResultError(f"{path} is a link the job made; it is not followed")
+    if not path.exists():
         return {}
-    return load_job_result(path, allow_pickle=allow_pickle)
+    if not path.is_file():
+        raise ResultError(f"{path} is not a file")
+    try:
+        return load_job_result(path, allow_pickle=allow_pickle)
+    except UnicodeDecodeError as exc:
+        raise ResultError(f"{path} is not UTF-8 text ({exc.reason})") from exc
+    except ValueError as exc:
+        if isinstance(exc, (ResultError, ConfigurationError)):
+            raise
+        raise ResultError(f"{path} is not a readable job result ({exc})") from exc
 
 
 def _copy_outputs(source: Path, target: Path) -> None:

@@ -1,10 +1,14 @@
-"""Running one local job to its end: the task behind a ``LocalQuantumJob``.
+"""Running one local job to its end: what its supervisor does.
 
 A :class:`LocalJobRun` owns the job while it lives: it waits for a runtime slot, starts
-the execution, pumps its output into the log buffer (and ``log.txt``), collects results
-and checkpoints, records every state change in ``metadata.json`` and always closes the
-execution, whether the job ends, fails, or is cancelled (by ``cancel()``, by leaving an
-``async with`` scope, or by the event loop shutting down on Ctrl-C).
+the execution, writes its output to ``log.txt``, collects results and checkpoints into
+the job's folder, records every state change in ``metadata.json`` and always closes the
+execution, whether the job ends, fails, or is cancelled. It runs in the job's supervisor
+process (``_supervisor.py``), or, for runtimes that cannot be rebuilt in another process,
+in the process that created the job.
+
+Memory is bounded: lines go from the execution to ``log.txt`` through a queue of at most
+:data:`MAX_PENDING_BYTES`; readers follow the file, never this object.
 """
 
 from __future__ import annotations
@@ -14,31 +18,27 @@ import copy
 import datetime
 import logging
 import os
-import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
-from .._logs import LogBuffer
 from .._shield import finish
 from .._states import JobState
 from ..runtimes import Execution, JobRuntime, JobSpec
-from ._folder import LOG_FILE, PRIVATE_FOLDER, merge_outputs, write_metadata
+from ._folder import LOG_FILE, merge_outputs, private_folder, process_identity, write_metadata
 
-__all__ = ["LocalJobRun", "live_run"]
+__all__ = ["MAX_PENDING_BYTES", "LocalJobRun"]
 
 logger = logging.getLogger(__name__)
 
-# Runs still alive in this process, by job folder, so that a handle made later from the
-# ARN (``LocalQuantumJob("local:job/<name>")``) attaches to the live job.
-_live_runs: weakref.WeakValueDictionary[Path, LocalJobRun] = weakref.WeakValueDictionary()
+#: How much output may wait for the log writer before the reader of the job's output
+#: waits too (the job then blocks on a full pipe, as with any slow reader).
+MAX_PENDING_BYTES = 8 << 20
+_PUMP_GRACE_SECONDS = 10
 
 
-def live_run(folder: Path) -> LocalJobRun | None:
-    """The run of this process that writes to ``folder``, if any."""
-    return _live_runs.get(folder)
-
-
-def _now() -> datetime.datetime:
+def now() -> datetime.datetime:
+    """The current time, in UTC."""
     return datetime.datetime.now(datetime.timezone.utc)
 
 
@@ -50,7 +50,11 @@ class LocalJobRun:
         runtime: The runtime that runs it.
         owns_runtime: Close ``runtime`` when the job ends.
         folder: The job's output folder (``<root>/<job_name>``), already created.
-        metadata: The initial GetJob-shaped metadata.
+        metadata: The GetJob-shaped record so far.
+        on_change: Called after each batch of lines reaches ``log.txt`` and after each
+            record is written (wakes followers).
+        after_exit: Awaited once the job's main process has exited, before the rest of
+            its output is read (the supervisor ends what the job left behind here).
     """
 
     def __init__(
@@ -61,19 +65,27 @@ class LocalJobRun:
         owns_runtime: bool,
         folder: Path,
         metadata: dict[str, Any],
+        on_change: Callable[[], None] = lambda: None,
+        after_exit: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.spec = spec
         self.folder = folder
-        self.log = LogBuffer()
         self.done = asyncio.Event()
         self._runtime = runtime
         self._owns_runtime = owns_runtime
         self._metadata = metadata
+        self._on_change = on_change
+        self._after_exit = after_exit
         self._admitted: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._cancel_reason = "Cancelled"
+        self._cancel: tuple[JobState, str] = (JobState.CANCELLED, "Cancelled")
         self._closing: asyncio.Task[None] | None = None
-        self._lines_written = 0
+        self._pending: list[str] = []
+        self._pending_bytes = 0
+        self._output_ended = False
+        self._has_pending = asyncio.Event()
+        self._has_room = asyncio.Event()
+        self._has_room.set()
 
     @property
     def state(self) -> JobState:
@@ -81,7 +93,7 @@ class LocalJobRun:
         return JobState(self._metadata["status"])
 
     def metadata(self) -> dict[str, Any]:
-        """A copy of the job's GetJob-shaped metadata."""
+        """A copy of the job's GetJob-shaped record."""
         return copy.deepcopy(self._metadata)
 
     async def launch(self) -> None:
@@ -95,12 +107,11 @@ class LocalJobRun:
             self._main(), name=f"braket_async job {self.spec.job_name}"
         )
         self._task.add_done_callback(self._task_done)
-        _live_runs[self.folder] = self
         try:
             await asyncio.shield(self._admitted)
         except asyncio.CancelledError:
             if not self._admitted.done():
-                self._cancel_reason = "Cancelled while starting"
+                self._cancel = (JobState.CANCELLED, "Cancelled while starting")
                 self._task.cancel()
                 await finish(self.done.wait())
             raise
@@ -112,13 +123,13 @@ class LocalJobRun:
         # before its try block (the log file could not be opened). Finish the record.
         error = None if task.cancelled() else task.exception()
         if error is None:
-            self._end(JobState.CANCELLED, self._cancel_reason)
+            self._end(*self._cancel)
         else:
             self._end(JobState.FAILED, f"{type(error).__name__}: {error}")
         write_metadata(self.folder, self._metadata)
-        self.log.close()
         self._admit(error)
         self.done.set()
+        self._on_change()
         if self._owns_runtime:
             # Kept on self: the loop holds tasks only weakly.
             self._closing = asyncio.get_running_loop().create_task(self._runtime.aclose())
@@ -130,10 +141,10 @@ class LocalJobRun:
             else:
                 self._admitted.set_exception(error)
 
-    async def cancel(self, reason: str = "Cancelled") -> None:
-        """Stop the job, record it CANCELLED (unless it ended already) and wait."""
+    async def cancel(self, reason: str = "Cancelled", state: JobState = JobState.CANCELLED) -> None:
+        """Stop the job, record it ``state`` (unless it ended already) and wait."""
         if self._task is not None and not self._task.done():
-            self._cancel_reason = reason
+            self._cancel = (state, reason)
             self._task.cancel()
         await self.done.wait()
 
@@ -148,8 +159,7 @@ class LocalJobRun:
                 if execution is not None:
                     await self._supervise(execution)
         except asyncio.CancelledError:
-            if not self.state.is_terminal:
-                self._end(JobState.CANCELLED, self._cancel_reason)
+            self._end(*self._cancel)
             self._admit()
             raise
         except Exception as exc:
@@ -165,7 +175,9 @@ class LocalJobRun:
             self._end(JobState.FAILED, f"{type(exc).__name__}: {exc}")
             self._admit(exc)
             return None
-        self._transition(JobState.RUNNING, "RUNNING", startedAt=_now())
+        self._transition(
+            JobState.RUNNING, "RUNNING", startedAt=now(), **_execution_fields(execution)
+        )
         await self._write_metadata()
         self._admit()
         return execution
@@ -175,6 +187,8 @@ class LocalJobRun:
         try:
             try:
                 exit_code = await execution.wait()
+                if self._after_exit is not None:
+                    await self._after_exit()
                 await pump
             except asyncio.CancelledError:
                 await finish(self._stop(execution, pump))
@@ -193,43 +207,64 @@ class LocalJobRun:
     async def _stop(self, execution: Execution, pump: asyncio.Task[None]) -> None:
         """Kill the job, keep its last lines, and collect what it saved so far."""
         await execution.kill()
+        if self._after_exit is not None:
+            await self._after_exit()
         # asyncio.wait, not await: at shutdown asyncio.run cancels the pump task too,
         # and that must not cut this cleanup short.
-        await asyncio.wait([pump], timeout=10)
+        await asyncio.wait([pump], timeout=_PUMP_GRACE_SECONDS)
         pump.cancel()
-        self._end(JobState.CANCELLED, self._cancel_reason)
+        self._end(*self._cancel)
         await self._collect(execution)
 
     async def _collect(self, execution: Execution) -> tuple[str | None, list[str]]:
         """Collect the job's outputs into its folder; the failure reason and refusals."""
-        collected = self.folder / PRIVATE_FOLDER / f"collected-{os.getpid()}-{id(execution)}"
+        collected = private_folder(self.folder) / f"collected-{os.getpid()}-{id(execution)}"
         outputs = await execution.collect(collected)
         refused = list(outputs.refused)
         refused += await asyncio.to_thread(merge_outputs, collected, self.folder)
         for line in refused:
             logger.warning("job %s: output refused: %s", self.spec.job_name, line)
-        if refused:
-            self.log.extend([f"braket_async: output refused: {line}" for line in refused])
+        await self._add_lines([f"braket_async: output refused: {line}" for line in refused])
         return outputs.failure_reason, refused
 
     async def _pump(self, execution: Execution) -> None:
         async for line in execution.output():
-            self.log.extend([line])
+            await self._add_lines([line])
 
-    async def _write_log(self, log_file: TextIO) -> None:
-        async for batch in self.log.follow(self._lines_written):
-            text = "".join(line + "\n" for line in batch)
-            await asyncio.to_thread(_write_flush, log_file, text)
-            self._lines_written += len(batch)
+    async def _add_lines(self, lines: list[str]) -> None:
+        if not lines or self._output_ended:
+            return
+        await self._has_room.wait()
+        self._pending.extend(lines)
+        self._pending_bytes += sum(len(line) + 1 for line in lines)
+        if self._pending_bytes >= MAX_PENDING_BYTES:
+            self._has_room.clear()
+        self._has_pending.set()
 
-    async def _finalize(self, log_file: TextIO, writer: asyncio.Task[None]) -> None:
+    async def _write_log(self, log_file: BinaryIO) -> None:
+        while True:
+            await self._has_pending.wait()
+            await self._flush(log_file)
+            if self._output_ended and not self._pending:
+                return
+
+    async def _flush(self, log_file: BinaryIO) -> None:
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        self._has_pending.clear()
+        self._has_room.set()
+        if batch:
+            data = "".join(line + "\n" for line in batch).encode("utf-8", "replace")
+            await asyncio.to_thread(_write_flush, log_file, data)
+            self._on_change()
+
+    async def _finalize(self, log_file: BinaryIO, writer: asyncio.Task[None]) -> None:
         try:
-            self.log.close()
+            self._output_ended = True
+            self._has_pending.set()
             await asyncio.wait([writer])
-            if self._lines_written < len(self.log):
-                # The writer was cancelled (asyncio.run does that at shutdown): finish
-                # its work here, so log.txt holds every line.
-                await self._write_log(log_file)
+            # The writer may have been cancelled (asyncio.run does that at shutdown):
+            # finish its work here, so log.txt holds every line.
+            await self._flush(log_file)
             await self._write_metadata()
             if self._owns_runtime:
                 await self._runtime.aclose()
@@ -237,22 +272,39 @@ class LocalJobRun:
             # Synchronous, so that even a cancelled finalization closes the file.
             log_file.close()
             self.done.set()
+            self._on_change()
 
     def _transition(self, state: JobState, event: str, **fields: Any) -> None:
         self._metadata["status"] = state.value
         self._metadata.update(fields)
-        self._metadata["events"].append({"eventType": event, "timeOfEvent": _now()})
+        self._metadata["events"].append({"eventType": event, "timeOfEvent": now()})
 
     def _end(self, state: JobState, failure_reason: str | None = None) -> None:
         if self.state.is_terminal:
             return
-        fields: dict[str, Any] = {"endedAt": _now()}
-        if failure_reason is not None:
+        fields: dict[str, Any] = {"endedAt": now()}
+        if state is not JobState.COMPLETED and failure_reason is not None:
             fields["failureReason"] = failure_reason
         self._transition(state, state.value, **fields)
 
     async def _write_metadata(self) -> None:
         await asyncio.to_thread(write_metadata, self.folder, copy.deepcopy(self._metadata))
+        self._on_change()
+
+
+def _execution_fields(execution: Execution) -> dict[str, Any]:
+    """What the record keeps of a started execution, for processes that outlive us."""
+    fields: dict[str, Any] = {}
+    container_id = getattr(execution, "container_id", None)
+    if isinstance(container_id, str):
+        fields["containerId"] = container_id
+    pid = getattr(execution, "pid", None)
+    if isinstance(pid, int):
+        fields["jobProcess"] = process_identity(pid)
+    workspace = getattr(execution, "workspace", None)
+    if isinstance(workspace, Path):
+        fields["workspace"] = str(workspace)
+    return fields
 
 
 def _with_refusals(reason: str, refused: list[str]) -> str:
@@ -261,10 +313,11 @@ def _with_refusals(reason: str, refused: list[str]) -> str:
     return f"{reason}; outputs refused: {'; '.join(refused)}"
 
 
-def _open_log(path: Path) -> TextIO:
-    return path.open("a", encoding="utf-8")
+def _open_log(path: Path) -> BinaryIO:
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(descriptor, "ab")
 
 
-def _write_flush(file: TextIO, text: str) -> None:
-    file.write(text)
+def _write_flush(file: BinaryIO, data: bytes) -> None:
+    file.write(data)
     file.flush()

@@ -14,8 +14,10 @@ import shutil
 import signal
 import sys
 import tempfile
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -101,6 +103,10 @@ class ProcessRuntime(JobRuntime):
                 name: value for name, value in os.environ.items() if name not in _DROPPED_VARIABLES
             }
             environment.update(job_environment(spec, rebase))
+            # Temporary files of the job and its bootstrap go with the workspace.
+            scratch = workspace / "tmp"
+            scratch.mkdir()
+            environment["TMPDIR"] = str(scratch)
             process = await asyncio.create_subprocess_exec(
                 self.python,
                 rebase(BOOTSTRAP_PATH),
@@ -138,6 +144,11 @@ class ProcessExecution(Execution):
         self._kill_grace_seconds = kill_grace_seconds
         self._closed = False
 
+    @property
+    def pid(self) -> int:
+        """The pid of the job's bootstrap, also its process group's id."""
+        return self._process.pid
+
     def _path(self, job_path: str) -> Path:
         return self.workspace / job_path.lstrip("/")
 
@@ -149,8 +160,14 @@ class ProcessExecution(Execution):
             yield line
 
     async def wait(self) -> int:
-        """Wait for the bootstrap process to exit; return its exit code."""
-        return await self._process.wait()
+        """Wait for the bootstrap process to exit; return its exit code.
+
+        What the job left running in its process group is killed then: the job ends
+        when its entry point ends.
+        """
+        code = await self._process.wait()
+        self._signal(signal.SIGKILL)
+        return code
 
     async def kill(self) -> None:
         """SIGTERM the job's process group, then SIGKILL after the grace period."""
@@ -183,6 +200,15 @@ class ProcessExecution(Execution):
             within=self.workspace,
         )
         return CollectedOutputs(read_failure_reason(self._path(FAILURE_PATH)), tuple(refused))
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if not getattr(self, "_closed", True):
+            _warn(
+                f"job process {self._process.pid} was never closed (call aclose())",
+                ResourceWarning,
+                source=self,
+                stacklevel=2,
+            )
 
     async def aclose(self) -> None:
         """Kill the process if it still runs and remove the workspace."""

@@ -14,7 +14,6 @@ SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonBraketJobsExecutionRole"
 
 
-
 def session_for(stack: EmulatorStack, **options: object) -> AwsSession:
     """An AwsSession whose Braket is the emulator and everything else moto."""
     moto = stack.aws.endpoint_url

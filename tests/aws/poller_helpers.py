@@ -115,7 +115,9 @@ async def denying_proxy(
                 if name.lower() not in ("host", "content-length")
             }
             async with client.request(
-                request.method, target + request.raw_path, data=await request.read(),
+                request.method,
+                target + request.raw_path,
+                data=await request.read(),
                 headers=headers,
             ) as answer:
                 body = await answer.read()
@@ -125,7 +127,9 @@ async def denying_proxy(
                     if name.lower() in ("x-amzn-errortype", "x-amzn-requestid")
                 }
                 return web.Response(
-                    status=answer.status, body=body, headers=kept,
+                    status=answer.status,
+                    body=body,
+                    headers=kept,
                     content_type=answer.content_type,
                 )
 

@@ -188,9 +188,7 @@ async def test_source_from_s3_is_used_as_is(fake_session: AwsSession) -> None:
     bucket = await fake_session.default_bucket()
     uri = f"s3://{bucket}/mine/code.tar.gz"
     await put_object(fake_session, uri, tar_gz({"algo.py": b"print(1)\n"}))
-    job = await AwsQuantumJob.create(
-        SV1, uri, entry_point="algo:main", aws_session=fake_session
-    )
+    job = await AwsQuantumJob.create(SV1, uri, entry_point="algo:main", aws_session=fake_session)
     script = (await job.metadata())["algorithmSpecification"]["scriptModeConfig"]
     assert script == {"entryPoint": "algo:main", "s3Uri": uri, "compressionType": "GZIP"}
 
@@ -277,9 +275,7 @@ async def test_create_is_idempotent_under_dropped_connections(
         jobs = [await AwsQuantumJob.create(SV1, module, aws_session=session) for _ in range(6)]
     assert calls(fake_stack, "CreateJob", "dropped") > 0
     assert len(fake_stack.emulator.service.jobs) == 6
-    assert {record.arn for record in fake_stack.emulator.service.jobs} == {
-        job.arn for job in jobs
-    }
+    assert {record.arn for record in fake_stack.emulator.service.jobs} == {job.arn for job in jobs}
 
 
 def _bad_arguments(tmp_path: Path) -> list[tuple[dict[str, Any], str]]:
@@ -293,8 +289,11 @@ def _bad_arguments(tmp_path: Path) -> list[tuple[dict[str, Any], str]]:
         ({"source_module": "s3://bucket-x/code.tar.gz"}, "entry_point is required"),
         ({"source_module": "s3://bucket-x/code.zip", "entry_point": "a"}, ".tar.gz"),
         (
-            {"source_module": "s3://bucket-x/c.tar.gz", "entry_point": "a",
-             "code_location": "s3://bucket-x/x"},
+            {
+                "source_module": "s3://bucket-x/c.tar.gz",
+                "entry_point": "a",
+                "code_location": "s3://bucket-x/x",
+            },
             "code_location is not used",
         ),
         ({"job_name": "bad_name"}, "Invalid job name"),

@@ -58,9 +58,7 @@ async def test_reattach_by_arn(fake_session: AwsSession, tmp_path: Path) -> None
         "local:job/x",
     ],
 )
-async def test_reattach_refuses_what_is_not_a_job_arn(
-    fake_session: AwsSession, arn: str
-) -> None:
+async def test_reattach_refuses_what_is_not_a_job_arn(fake_session: AwsSession, arn: str) -> None:
     with pytest.raises(ConfigurationError, match="Invalid job ARN"):
         AwsQuantumJob(arn, fake_session)
 

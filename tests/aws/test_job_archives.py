@@ -48,11 +48,20 @@ def _member(
         [_member("dev", tarfile.CHRTYPE)],
         [_member("fifo", tarfile.FIFOTYPE)],
         # A link inside, then a member through it: refused whatever the link points at.
-        [_member("sub", tarfile.DIRTYPE), _member("l", tarfile.SYMTYPE, "sub"),
-         _member("l/file")],
+        [_member("sub", tarfile.DIRTYPE), _member("l", tarfile.SYMTYPE, "sub"), _member("l/file")],
     ],
-    ids=["absolute", "dotdot", "nested-dotdot", "symlink-out", "symlink-absolute",
-         "nested-symlink-out", "hardlink-out", "device", "fifo", "through-link"],
+    ids=[
+        "absolute",
+        "dotdot",
+        "nested-dotdot",
+        "symlink-out",
+        "symlink-absolute",
+        "nested-symlink-out",
+        "hardlink-out",
+        "device",
+        "fifo",
+        "through-link",
+    ],
 )
 def test_unsafe_members_refuse_the_whole_archive(
     tmp_path: Path, members: list[tarfile.TarInfo]

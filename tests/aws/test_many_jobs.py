@@ -26,8 +26,9 @@ async def test_a_hundred_jobs_through_faults_every_result_once(
     # whenever the two disagree (the burst sizes differ).
     stack.emulator.set_rate_limits(RateLimits().scaled(50))
     stack.emulator.set_faults(
-        Faults(error_rate=0.1, drop_rate=0.1, operations=["CreateJob", "GetJob", "SearchJobs"],
-               seed=7)
+        Faults(
+            error_rate=0.1, drop_rate=0.1, operations=["CreateJob", "GetJob", "SearchJobs"], seed=7
+        )
     )
     source = write_module(
         tmp_path,
@@ -47,7 +48,10 @@ async def test_a_hundred_jobs_through_faults_every_result_once(
         jobs = await asyncio.gather(
             *(
                 AwsQuantumJob.create(
-                    SV1, source, hyperparameters={"n": n}, aws_session=session,
+                    SV1,
+                    source,
+                    hyperparameters={"n": n},
+                    aws_session=session,
                     poll_interval_seconds=0.5,
                 )
                 for n in range(JOBS)

@@ -56,15 +56,11 @@ class Rig:
         return self.stack.emulator.service.job(arn).created_at
 
     def wait(self, arns: Iterable[str], **options: Any) -> list[asyncio.Task[dict[str, Any]]]:
-        return [
-            asyncio.ensure_future(self.poller.wait_until_done(arn, **options)) for arn in arns
-        ]
+        return [asyncio.ensure_future(self.poller.wait_until_done(arn, **options)) for arn in arns]
 
     async def until_status(self, arns: Iterable[str], status: str) -> None:
         arns = list(arns)
-        await self.time.until(
-            lambda: all(self.poller.cached_status(arn) == status for arn in arns)
-        )
+        await self.time.until(lambda: all(self.poller.cached_status(arn) == status for arn in arns))
 
 
 @pytest.fixture
@@ -72,9 +68,10 @@ async def rig(moto_endpoint: str) -> AsyncIterator[Rig]:
     """Jobs that run until told to end; session and emulator limits on virtual time."""
     time = VirtualTime()
     runner = FakeRunner(auto_finish=False)
-    async with emulator_stack(
-        runner=runner, aws_endpoint_url=moto_endpoint, clock=time.now
-    ) as stack, session_for(stack, clock=time.clock()) as session:
+    async with (
+        emulator_stack(runner=runner, aws_endpoint_url=moto_endpoint, clock=time.now) as stack,
+        session_for(stack, clock=time.clock()) as session,
+    ):
         yield Rig(stack, runner, session, time)
 
 
@@ -122,9 +119,9 @@ async def test_hundred_jobs_are_polled_in_batches(rig: Rig) -> None:
     results = await asyncio.gather(*tasks)
 
     assert [result["jobArn"] for result in results] == arns
-    assert [result["status"] for result in results] == ["COMPLETED"] * 40 + [
-        "FAILED"
-    ] * 10 + ["COMPLETED"] * 50
+    assert [result["status"] for result in results] == ["COMPLETED"] * 40 + ["FAILED"] * 10 + [
+        "COMPLETED"
+    ] * 50
     assert all("ResponseMetadata" not in result for result in results)
     assert results[45]["failureReason"].startswith("AlgorithmError: ValueError")
     # GetJob only for the change to a final state: one per job (the target is two).
@@ -132,8 +129,10 @@ async def test_hundred_jobs_are_polled_in_batches(rig: Rig) -> None:
     # After the first look the creation times are known: one window page per cycle.
     cycles = rig.time.naps - first_naps
     assert 10 < rig.calls("SearchJobs") <= 10 + cycles
-    assert all(rig.poller.cached_status(arn) == result["status"] for arn, result in
-               zip(arns, results, strict=True))
+    assert all(
+        rig.poller.cached_status(arn) == result["status"]
+        for arn, result in zip(arns, results, strict=True)
+    )
     report(rig, "clean", 100)
 
 
@@ -265,9 +264,7 @@ async def test_aclose_wakes_waiters_with_closed_error(rig: Rig) -> None:
 async def test_creation_time_hints_allow_a_window_at_once(rig: Rig) -> None:
     arns = await create_jobs(rig.session, 100)
     tasks = [
-        asyncio.ensure_future(
-            rig.poller.wait_until_done(arn, created_at=rig.created_at(arn))
-        )
+        asyncio.ensure_future(rig.poller.wait_until_done(arn, created_at=rig.created_at(arn)))
         for arn in arns
     ]
     await rig.until_status(arns, "RUNNING")
@@ -287,9 +284,7 @@ async def test_a_crowded_window_is_left_for_asking_by_arn(rig: Rig) -> None:
         watched += await create_jobs(rig.session, 1, name=f"watched-{index}")
         await create_jobs(rig.session, 12, name=f"other-{index}")
     tasks = [
-        asyncio.ensure_future(
-            rig.poller.wait_until_done(arn, created_at=rig.created_at(arn))
-        )
+        asyncio.ensure_future(rig.poller.wait_until_done(arn, created_at=rig.created_at(arn)))
         for arn in watched
     ]
     naps = rig.time.naps
@@ -337,11 +332,14 @@ async def test_a_service_that_always_fails_ends_in_timeouts_only(rig: Rig) -> No
 @guarded
 async def test_search_jobs_denied_uses_get_job_alone(rig: Rig) -> None:
     arns = await create_jobs(rig.session, 12)
-    async with denying_proxy(
-        rig.stack.emulator.endpoint_url, lambda method, path: path == "/jobs"
-    ) as proxy, AwsSession(
-        region="us-east-1", endpoint_urls={"braket": proxy.url}, clock=rig.time.clock()
-    ) as session:
+    async with (
+        denying_proxy(
+            rig.stack.emulator.endpoint_url, lambda method, path: path == "/jobs"
+        ) as proxy,
+        AwsSession(
+            region="us-east-1", endpoint_urls={"braket": proxy.url}, clock=rig.time.clock()
+        ) as session,
+    ):
         tasks = [asyncio.ensure_future(session.poller.wait_until_done(arn)) for arn in arns]
         await rig.time.until(
             lambda: all(session.poller.cached_status(arn) == "RUNNING" for arn in arns)
@@ -355,11 +353,12 @@ async def test_search_jobs_denied_uses_get_job_alone(rig: Rig) -> None:
 @guarded
 async def test_access_denied_fails_the_waits(rig: Rig) -> None:
     arns = await create_jobs(rig.session, 3)
-    async with denying_proxy(
-        rig.stack.emulator.endpoint_url, lambda method, path: True
-    ) as proxy, AwsSession(
-        region="us-east-1", endpoint_urls={"braket": proxy.url}, clock=rig.time.clock()
-    ) as session:
+    async with (
+        denying_proxy(rig.stack.emulator.endpoint_url, lambda method, path: True) as proxy,
+        AwsSession(
+            region="us-east-1", endpoint_urls={"braket": proxy.url}, clock=rig.time.clock()
+        ) as session,
+    ):
         tasks = [asyncio.ensure_future(session.poller.wait_until_done(arn)) for arn in arns]
         for task in tasks:
             with pytest.raises(ServiceError) as caught:

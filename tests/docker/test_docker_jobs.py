@@ -52,7 +52,11 @@ async def test_docker_job_result_logs_metadata_and_checkpoints(
         """,
     )
     job = await LocalQuantumJob.create(
-        DEVICE, source, job_name="in-docker", hyperparameters={"n": 1}, root=tmp_path,
+        DEVICE,
+        source,
+        job_name="in-docker",
+        hyperparameters={"n": 1},
+        root=tmp_path,
         **docker_job(),  # type: ignore[arg-type]
     )
     assert await job.result() == {"n": 2}
@@ -74,7 +78,11 @@ async def test_docker_job_failure_and_cancel(tmp_path: Path, docker: aiodocker.D
         tmp_path, "blocking", 'import time\nprint("ready", flush=True)\ntime.sleep(3600)\n'
     )
     job = await LocalQuantumJob.create(
-        DEVICE, blocking, job_name="stopped", root=tmp_path, **docker_job()  # type: ignore[arg-type]
+        DEVICE,
+        blocking,
+        job_name="stopped",
+        root=tmp_path,
+        **docker_job(),  # type: ignore[arg-type]
     )
     async for line in job.logs(wait=True):
         if line == "ready":
@@ -88,7 +96,9 @@ async def test_a_missing_image_is_a_clear_error(tmp_path: Path) -> None:
     source = write(tmp_path, "algo", "pass\n")
     with pytest.raises(RuntimeUnavailableError, match="no-such-image"):
         await LocalQuantumJob.create(
-            DEVICE, source, root=tmp_path,
+            DEVICE,
+            source,
+            root=tmp_path,
             **docker_job(image_uri="no-such-image:1"),  # type: ignore[arg-type]
         )
     assert os.listdir(tmp_path) == ["src"]
@@ -107,7 +117,9 @@ async def test_twenty_docker_jobs_share_a_bounded_runtime(
         """,
     )
     async with DockerRuntime(
-        image_uri=TEST_IMAGE, network_mode="none", local_container_update=False,
+        image_uri=TEST_IMAGE,
+        network_mode="none",
+        local_container_update=False,
         max_concurrent_jobs=4,
     ) as runtime:
         jobs = [

@@ -22,8 +22,9 @@ def error_code(excinfo: pytest.ExceptionInfo[botocore.exceptions.ClientError]) -
     return str(excinfo.value.response["Error"]["Code"])
 
 
-async def test_create_then_get_job(braket: Any, job_request: JobRequest,
-                                   fake_stack: EmulatorStack) -> None:
+async def test_create_then_get_job(
+    braket: Any, job_request: JobRequest, fake_stack: EmulatorStack
+) -> None:
     created = await braket.create_job(
         **job_request(hyperParameters={"steps": "3"}, tags={"team": "q"})
     )
@@ -124,8 +125,9 @@ async def test_get_job_with_malformed_arn_is_invalid(braket: Any) -> None:
 
 
 @pytest.mark.parametrize("fake_runner", [FakeRunner(auto_start=False)])
-async def test_queue_info(braket: Any, job_request: JobRequest, fake_runner: FakeRunner,
-                          fake_stack: EmulatorStack) -> None:
+async def test_queue_info(
+    braket: Any, job_request: JobRequest, fake_runner: FakeRunner, fake_stack: EmulatorStack
+) -> None:
     arns = [(await braket.create_job(**job_request()))["jobArn"] for _ in range(3)]
 
     job = await braket.get_job(jobArn=arns[2], additionalAttributeNames=["QueueInfo"])
@@ -142,8 +144,7 @@ async def test_queue_info(braket: Any, job_request: JobRequest, fake_runner: Fak
 
 
 @pytest.mark.parametrize("fake_runner", [FakeRunner(auto_finish=False)])
-async def test_cancel_job(braket: Any, job_request: JobRequest,
-                          fake_stack: EmulatorStack) -> None:
+async def test_cancel_job(braket: Any, job_request: JobRequest, fake_stack: EmulatorStack) -> None:
     arn = (await braket.create_job(**job_request()))["jobArn"]
     await fake_stack.emulator.service.wait_for_job(arn, ["RUNNING"])
 
@@ -160,8 +161,9 @@ async def test_cancel_job(braket: Any, job_request: JobRequest,
 
 
 @pytest.mark.parametrize("fake_runner", [FakeRunner(auto_start=False)])
-async def test_cancel_queued_job(braket: Any, job_request: JobRequest,
-                                 fake_stack: EmulatorStack) -> None:
+async def test_cancel_queued_job(
+    braket: Any, job_request: JobRequest, fake_stack: EmulatorStack
+) -> None:
     arn = (await braket.create_job(**job_request()))["jobArn"]
     await braket.cancel_job(jobArn=arn)
     record = await fake_stack.emulator.service.wait_for_job(arn)
@@ -176,8 +178,9 @@ async def test_cancel_unknown_job_is_not_found(braket: Any) -> None:
 
 
 @pytest.mark.parametrize("fake_runner", [FakeRunner(failure_reason="AlgorithmError: boom")])
-async def test_failed_job_reports_its_reason(braket: Any, job_request: JobRequest,
-                                             fake_stack: EmulatorStack) -> None:
+async def test_failed_job_reports_its_reason(
+    braket: Any, job_request: JobRequest, fake_stack: EmulatorStack
+) -> None:
     arn = (await braket.create_job(**job_request()))["jobArn"]
     await fake_stack.emulator.service.wait_for_job(arn)
     job = await braket.get_job(jobArn=arn)
@@ -186,11 +189,12 @@ async def test_failed_job_reports_its_reason(braket: Any, job_request: JobReques
 
 
 @pytest.mark.parametrize("fake_runner", [FakeRunner(auto_finish=False)])
-async def test_max_runtime_fails_the_job(braket: Any, job_request: JobRequest,
-                                         fake_stack: EmulatorStack) -> None:
-    arn = (
-        await braket.create_job(**job_request(stoppingCondition={"maxRuntimeInSeconds": 1}))
-    )["jobArn"]
+async def test_max_runtime_fails_the_job(
+    braket: Any, job_request: JobRequest, fake_stack: EmulatorStack
+) -> None:
+    arn = (await braket.create_job(**job_request(stoppingCondition={"maxRuntimeInSeconds": 1})))[
+        "jobArn"
+    ]
     with anyio.fail_after(10):
         await fake_stack.emulator.service.wait_for_job(arn)
     job = await braket.get_job(jobArn=arn)
@@ -214,8 +218,9 @@ async def test_search_jobs_pages_newest_first(braket: Any, job_request: JobReque
     assert seen == list(reversed(arns))
 
 
-async def test_search_jobs_filters(braket: Any, job_request: JobRequest,
-                                   fake_stack: EmulatorStack) -> None:
+async def test_search_jobs_filters(
+    braket: Any, job_request: JobRequest, fake_stack: EmulatorStack
+) -> None:
     before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
     arns = [(await braket.create_job(**job_request()))["jobArn"] for _ in range(4)]
     for arn in arns:

@@ -18,7 +18,13 @@ pytestmark = pytest.mark.anyio
 
 async def test_emulator_command_serves_until_terminated() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "braket_async", "emulator", "--port", "0", "--fake-runner",
+        sys.executable,
+        "-m",
+        "braket_async",
+        "emulator",
+        "--port",
+        "0",
+        "--fake-runner",
         stdout=asyncio.subprocess.PIPE,
         env=clean_aws_environment(),
     )

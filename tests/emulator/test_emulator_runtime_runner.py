@@ -168,9 +168,11 @@ async def test_checkpoints_of_an_earlier_job_are_loaded(
         from braket_async.jobs import load_job_checkpoint, save_job_result
         save_job_result(load_job_checkpoint("earlier-job"))
     """
-    earlier = {"braketSchemaHeader": {"name": "braket.jobs_data.persisted_job_data",
-                                      "version": "1"},
-               "dataDictionary": {"step": 9}, "dataFormat": "plaintext"}
+    earlier = {
+        "braketSchemaHeader": {"name": "braket.jobs_data.persisted_job_data", "version": "1"},
+        "dataDictionary": {"step": 9},
+        "dataFormat": "plaintext",
+    }
     await _put(
         real_stack,
         bucket,
@@ -179,8 +181,9 @@ async def test_checkpoints_of_an_earlier_job_are_loaded(
             "ckpt/earlier-job.json": json.dumps(earlier).encode(),
         },
     )
-    request = job_request(checkpointConfig={"s3Uri": f"s3://{bucket}/ckpt",
-                                            "localPath": "/opt/jobs/checkpoints"})
+    request = job_request(
+        checkpointConfig={"s3Uri": f"s3://{bucket}/ckpt", "localPath": "/opt/jobs/checkpoints"}
+    )
 
     record = await _run(real_stack, request)
 
@@ -199,8 +202,11 @@ async def test_failing_job(
         print("about to fail")
         raise ValueError("bad input")
     """
-    await _put(real_stack, bucket,
-               {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": source})})
+    await _put(
+        real_stack,
+        bucket,
+        {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": source})},
+    )
 
     record = await _run(real_stack, job_request())
 
@@ -247,9 +253,11 @@ async def test_instance_count_runs_one_execution_and_stream_per_instance(
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
 ) -> None:
-    await _put(real_stack, bucket, {
-        "jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": "print('hi')\n"})
-    })
+    await _put(
+        real_stack,
+        bucket,
+        {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": "print('hi')\n"})},
+    )
     request = job_request(
         instanceConfig={"instanceType": "ml.m5.large", "volumeSizeInGb": 30, "instanceCount": 2}
     )
@@ -258,9 +266,7 @@ async def test_instance_count_runs_one_execution_and_stream_per_instance(
 
     assert record.status == "COMPLETED", record.failure_reason
     streams = await _log_lines(real_stack, f"test-job/{record.uuid}/")
-    assert sorted(name.split("/")[2].rsplit("-", 1)[0] for name in streams) == [
-        "algo-1", "algo-2"
-    ]
+    assert sorted(name.split("/")[2].rsplit("-", 1)[0] for name in streams) == ["algo-1", "algo-2"]
     assert all(lines == ["hi"] for lines in streams.values())
 
 
@@ -277,8 +283,11 @@ async def test_cancel_kills_the_job(
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
 ) -> None:
-    await _put(real_stack, bucket,
-               {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": SLEEPER})})
+    await _put(
+        real_stack,
+        bucket,
+        {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": SLEEPER})},
+    )
     service = real_stack.emulator.service
     async with real_stack.client("braket") as braket:
         arn = (await braket.create_job(**job_request()))["jobArn"]
@@ -303,12 +312,13 @@ async def test_max_runtime_stops_the_job(
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
 ) -> None:
-    await _put(real_stack, bucket,
-               {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": SLEEPER})})
-
-    record = await _run(
-        real_stack, job_request(stoppingCondition={"maxRuntimeInSeconds": 2})
+    await _put(
+        real_stack,
+        bucket,
+        {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": SLEEPER})},
     )
+
+    record = await _run(real_stack, job_request(stoppingCondition={"maxRuntimeInSeconds": 2}))
 
     assert record.status == "FAILED"
     assert record.failure_reason is not None

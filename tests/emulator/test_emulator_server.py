@@ -30,9 +30,10 @@ class FakeClock:
 
 
 async def test_body_that_is_not_json_gets_a_validation_error(fake_stack: EmulatorStack) -> None:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{fake_stack.emulator.endpoint_url}/job", data=b"{not json"
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{fake_stack.emulator.endpoint_url}/job", data=b"{not json") as response,
+    ):
         assert response.status == 400
         assert response.headers["x-amzn-ErrorType"] == "ValidationException"
         assert "x-amzn-RequestId" in response.headers
@@ -40,9 +41,10 @@ async def test_body_that_is_not_json_gets_a_validation_error(fake_stack: Emulato
 
 
 async def test_unknown_route(fake_stack: EmulatorStack) -> None:
-    async with aiohttp.ClientSession() as http, http.get(
-        f"{fake_stack.emulator.endpoint_url}/quantum-task/x"
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{fake_stack.emulator.endpoint_url}/quantum-task/x") as response,
+    ):
         assert response.status == 404
         assert response.headers["x-amzn-ErrorType"] == "UnknownOperationException"
 
@@ -217,22 +219,32 @@ def _aws(endpoint_url: str) -> Any:
 @pytest.mark.parametrize(
     ("path", "body", "fragments"),
     [
-        ("/jobs", {"filters": "x", "maxResults": "ten"},
-         ["at 'filters'", "Member must be a list", "at 'maxResults'", "integer"]),
-        ("/jobs", {"filters": [{"name": "jobArn", "operator": "SOME", "values": []}]},
-         ["enum value set", "length greater than or equal to 1"]),
+        (
+            "/jobs",
+            {"filters": "x", "maxResults": "ten"},
+            ["at 'filters'", "Member must be a list", "at 'maxResults'", "integer"],
+        ),
+        (
+            "/jobs",
+            {"filters": [{"name": "jobArn", "operator": "SOME", "values": []}]},
+            ["enum value set", "length greater than or equal to 1"],
+        ),
         ("/devices", {"filters": [["not", "an", "object"]]}, ["Member must be an object"]),
-        ("/job", {"clientToken": "t", "hyperParameters": {"a": 1}, "tags": []},
-         ["Member must be a string", "Member must be a map"]),
+        (
+            "/job",
+            {"clientToken": "t", "hyperParameters": {"a": 1}, "tags": []},
+            ["Member must be a string", "Member must be a map"],
+        ),
         ("/job", [1, 2], ["JSON object"]),
     ],
 )
 async def test_model_constraints_are_checked_by_the_server(
     fake_stack: EmulatorStack, path: str, body: Any, fragments: list[str]
 ) -> None:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{fake_stack.emulator.endpoint_url}{path}", json=body
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{fake_stack.emulator.endpoint_url}{path}", json=body) as response,
+    ):
         assert response.status == 400
         assert response.headers["x-amzn-ErrorType"] == "ValidationException"
         message = (await response.json())["message"]

@@ -1,0 +1,332 @@
+"""The creating process's side of a local job: start its supervisor and watch it.
+
+A :class:`SupervisedRun` holds the runtime slot while the job waits (``QUEUED``) and
+runs, starts the supervisor (``_supervisor.py``) once a slot is free, raises the errors
+of a failed start from ``launch()``, passes the supervisor's wake-ups on to followers in
+this process, and knows when it has exited. The job itself — its log, record, outputs —
+belongs to the supervisor alone; this side writes the record only while no supervisor
+exists (queued, cancelled before it started, or when the supervisor could not start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+import braket_async
+
+from .._shield import finish
+from .._states import JobState
+from ..errors import (
+    BraketAsyncError,
+    ClosedError,
+    ConfigurationError,
+    ContainerError,
+    RuntimeUnavailableError,
+)
+from ..runtimes import JobRuntime
+from ._description import FAILED, STARTED
+from ._folder import private_folder, read_metadata, write_metadata
+from ._run import now
+
+__all__ = [
+    "CANCEL_REQUEST",
+    "ChangeSignal",
+    "SupervisedRun",
+    "register",
+    "supervised_run",
+    "unregister",
+]
+
+SUPERVISOR_LOG = "supervisor.log"
+_PACKAGE_PARENT = str(Path(braket_async.__file__).resolve().parent.parent)
+# Errors of a failed start that cross from the supervisor as themselves.
+_ERRORS: dict[str, type[BraketAsyncError]] = {
+    kind.__name__: kind
+    for kind in (ClosedError, ConfigurationError, ContainerError, RuntimeUnavailableError)
+}
+
+#: Made in the private folder by a process that cancels a job queued in another one.
+CANCEL_REQUEST = "cancel-requested"
+
+
+class ChangeSignal:
+    """Wakes every task waiting for the next change (of a log or record)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        """Wake the waiters."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        """Wait for the next change, at most ``timeout`` seconds."""
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+
+class LiveRun(Protocol):
+    """A run this process drives: a supervised one, or one run in this process."""
+
+    done: asyncio.Event
+    changes: ChangeSignal
+
+    async def cancel(self, reason: str = ...) -> None: ...
+
+
+# Runs this process drives, by job folder: handles made here follow them through
+# wake-ups instead of polling, and cancel them directly. Strong references until the
+# run ends: the event loop holds tasks only weakly, and a run collected early would
+# close its end of the owner pipe, which ends the job.
+_runs: dict[Path, LiveRun] = {}
+
+
+def register(folder: Path, run: LiveRun) -> None:
+    """Let handles of ``folder`` made in this process drive ``run`` until it ends."""
+    _runs[folder] = run
+
+
+def unregister(folder: Path, run: LiveRun) -> None:
+    """The run has ended: forget it."""
+    if _runs.get(folder) is run:
+        del _runs[folder]
+
+
+# Supervisors not yet reaped; kept so that none is collected (and warned about) early.
+_processes: set[subprocess.Popen[bytes]] = set()
+
+
+def supervised_run(folder: Path) -> LiveRun | None:
+    """The run of ``folder`` whose supervisor this process started, if any."""
+    return _runs.get(folder)
+
+
+class SupervisedRun:
+    """One job created by this process; see the module docstring.
+
+    Args:
+        folder: The job's folder, with its record and description written.
+        runtime: The runtime whose slot the job holds (used here for its slots only).
+        owns_runtime: Close ``runtime`` when the job ends.
+        lock: The descriptor of the job's lock, held by this process; handed on to the
+            supervisor, then closed here.
+        detached: The job runs on when this process exits.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        runtime: JobRuntime,
+        *,
+        owns_runtime: bool,
+        lock: int,
+        detached: bool,
+    ) -> None:
+        self.folder = folder
+        self.detached = detached
+        self.done = asyncio.Event()
+        self._runtime = runtime
+        self._owns_runtime = owns_runtime
+        self._lock: int | None = lock
+        self.changes = ChangeSignal()
+        self._admitted: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._owner_pipe: int | None = None
+        self._cancel_requested = False
+        self._cancel_reason = "Cancelled"
+
+    async def launch(self) -> None:
+        """Start watching; return once the job runs or waits for a slot.
+
+        Raises the error of a start that failed at once. If the caller is cancelled, the
+        job is cancelled too.
+        """
+        self._admitted = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._main(), name=f"braket_async job {self.folder.name}")
+        register(self.folder, self)
+        try:
+            await asyncio.shield(self._admitted)
+        except asyncio.CancelledError:
+            if not self._admitted.done():
+                await finish(self.cancel("Cancelled while starting"))
+            raise
+
+    async def cancel(self, reason: str = "Cancelled by the user") -> None:
+        """Cancel the job and wait until its supervisor has recorded it and exited."""
+        if self._task is not None and not self._task.done():
+            self._cancel_requested = True
+            self._cancel_reason = reason
+            self._task.cancel()
+        await self.done.wait()
+
+    def _admit(self, error: BaseException | None = None) -> None:
+        if self._admitted is not None and not self._admitted.done():
+            if error is None:
+                self._admitted.set_result(None)
+            else:
+                self._admitted.set_exception(error)
+
+    async def _main(self) -> None:
+        try:
+            if not self._runtime.has_free_slot:
+                self._admit()
+            async with self._runtime.job_slot():
+                if (private_folder(self.folder) / CANCEL_REQUEST).exists():
+                    self._cancel_reason = "Cancelled by the user"
+                    raise asyncio.CancelledError
+                reader = await self._start()
+                await self._watch(reader)
+        except asyncio.CancelledError:
+            if self._process is None:
+                await finish(self._end_unstarted(JobState.CANCELLED, self._cancel_reason))
+            elif self._cancel_requested or not self.detached:
+                await finish(self._terminate())
+            self._admit()
+            raise
+        except Exception as exc:
+            if self._process is None:
+                await finish(self._end_unstarted(JobState.FAILED, f"{type(exc).__name__}: {exc}"))
+            self._admit(exc)
+        finally:
+            await finish(self._close())
+
+    async def _start(self) -> asyncio.StreamReader:
+        log = await asyncio.to_thread(_open_append, private_folder(self.folder) / SUPERVISOR_LOG)
+        command = [sys.executable, "-m", "braket_async.local._supervisor", str(self.folder)]
+        command += ["--lock-fd", str(self._lock)]
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [_PACKAGE_PARENT, *filter(None, [environment.get("PYTHONPATH")])]
+        )
+        owner_read: int | None = None
+        try:
+            if self.detached:
+                command.append("--detached")
+                stdin: int = subprocess.DEVNULL
+            else:
+                owner_read, self._owner_pipe = os.pipe()
+                stdin = owner_read
+            self._process = _spawn(
+                command,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=self.folder,
+                env=environment,
+                pass_fds=(self._lock,) if self._lock is not None else (),
+                start_new_session=True,
+            )
+        finally:
+            os.close(log)
+            if owner_read is not None:
+                os.close(owner_read)
+        _processes.add(self._process)
+        assert self._process.stdout is not None
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), self._process.stdout
+        )
+        self._transport = transport
+        # The supervisor holds the lock now (the same open file): let go of ours.
+        self._release_lock()
+        return reader
+
+    async def _watch(self, reader: asyncio.StreamReader) -> None:
+        line = (await reader.readline()).rstrip(b"\n")
+        if line == STARTED:
+            self._admit()
+        elif line.startswith(FAILED + b" "):
+            self._admit(_start_error(json.loads(line[len(FAILED) + 1 :])))
+        else:
+            self._admit(ContainerError(self._supervisor_failure()))
+        self.changes.set()
+        while await reader.read(1 << 12):
+            self.changes.set()
+        await self._reap()
+
+    def _supervisor_failure(self) -> str:
+        try:
+            text = (private_folder(self.folder) / SUPERVISOR_LOG).read_text(errors="replace")
+        except OSError:
+            text = ""
+        last = text.strip().splitlines()[-1:] or ["no output"]
+        return f"The supervisor of job {self.folder.name} exited at its start: {last[0]}"
+
+    async def _terminate(self) -> None:
+        """SIGTERM the supervisor (it cancels the job) and wait for its exit."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+        await self._reap()
+
+    async def _reap(self) -> None:
+        process = self._process
+        if process is not None and process.returncode is None:
+            await asyncio.to_thread(process.wait)
+        if process is not None:
+            _processes.discard(process)
+
+    async def _end_unstarted(self, state: JobState, reason: str) -> None:
+        """Record the end of a job that has no supervisor (it never started)."""
+
+        def write() -> None:
+            metadata = read_metadata(self.folder)
+            if JobState(metadata["status"]).is_terminal:
+                return
+            metadata.update({"status": state.value, "endedAt": now(), "failureReason": reason})
+            metadata["events"].append({"eventType": state.value, "timeOfEvent": now()})
+            write_metadata(self.folder, copy.deepcopy(metadata))
+
+        await asyncio.to_thread(write)
+
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            os.close(lock)
+
+    async def _close(self) -> None:
+        transport = getattr(self, "_transport", None)
+        if transport is not None:
+            transport.close()
+        if self._owner_pipe is not None and (self._process is None or self.done_running()):
+            os.close(self._owner_pipe)
+            self._owner_pipe = None
+        self._release_lock()
+        self.done.set()
+        self.changes.set()
+        unregister(self.folder, self)
+        if self._owns_runtime:
+            await self._runtime.aclose()
+
+    def done_running(self) -> bool:
+        """Whether the supervisor has exited."""
+        return self._process is not None and self._process.poll() is not None
+
+
+def _spawn(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    # A plain fork and exec, as asyncio's own subprocess start does in the loop; not an
+    # asyncio subprocess, whose transport would kill a detached supervisor when closed.
+    return subprocess.Popen(command, **options)
+
+
+def _start_error(data: dict[str, Any]) -> BraketAsyncError:
+    kind = _ERRORS.get(str(data.get("type")), ContainerError)
+    return kind(str(data.get("message")))
+
+
+def _open_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)

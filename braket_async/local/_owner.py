@@ -246,16 +246,20 @@ class SupervisedRun:
 
     async def _watch(self, reader: asyncio.StreamReader) -> None:
         line = (await reader.readline()).rstrip(b"\n")
+        error: BraketAsyncError | None = None
         if line == STARTED:
             self._admit()
         elif line.startswith(FAILED + b" "):
-            self._admit(_start_error(json.loads(line[len(FAILED) + 1 :])))
+            error = _start_error(json.loads(line[len(FAILED) + 1 :]))
         else:
-            self._admit(ContainerError(self._supervisor_failure()))
+            error = ContainerError(self._supervisor_failure())
         self.changes.set()
         while await reader.read(1 << 12):
             self.changes.set()
         await self._reap()
+        if error is not None:
+            # Raised once the supervisor is gone, so the record is final by then.
+            self._admit(error)
 
     def _supervisor_failure(self) -> str:
         try:

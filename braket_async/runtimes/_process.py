@@ -107,7 +107,9 @@ class ProcessRuntime(JobRuntime):
             scratch = workspace / "tmp"
             scratch.mkdir()
             environment["TMPDIR"] = str(scratch)
-            process = await asyncio.create_subprocess_exec(
+            loop = asyncio.get_running_loop()
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _ExitProtocol(limit=1 << 16, loop=loop),
                 self.python,
                 rebase(BOOTSTRAP_PATH),
                 "--ml-root",
@@ -120,12 +122,13 @@ class ProcessRuntime(JobRuntime):
                 # Its own process group, so that cancelling reaches the user code too.
                 start_new_session=True,
             )
+            process = asyncio.subprocess.Process(transport, protocol, loop)
         except BaseException as exc:
             await finish(asyncio.to_thread(shutil.rmtree, workspace, True))
             if isinstance(exc, OSError):
                 raise ContainerError(f"Could not start job {spec.job_name}: {exc}") from exc
             raise
-        return ProcessExecution(spec, process, workspace, self.kill_grace_seconds)
+        return ProcessExecution(spec, process, protocol, workspace, self.kill_grace_seconds)
 
 
 class ProcessExecution(Execution):
@@ -135,12 +138,14 @@ class ProcessExecution(Execution):
         self,
         spec: JobSpec,
         process: asyncio.subprocess.Process,
+        protocol: _ExitProtocol,
         workspace: Path,
         kill_grace_seconds: float,
     ) -> None:
         self.spec = spec
         self.workspace = workspace
         self._process = process
+        self._exited = protocol.exited
         self._kill_grace_seconds = kill_grace_seconds
         self._closed = False
 
@@ -165,7 +170,11 @@ class ProcessExecution(Execution):
         What the job left running in its process group is killed then: the job ends
         when its entry point ends.
         """
-        code = await self._process.wait()
+        # Not Process.wait(), which also waits until every copy of the output pipe is
+        # closed: a background child of the job may hold one for as long as it likes.
+        await self._exited.wait()
+        code = self._process.returncode
+        assert code is not None
         self._signal(signal.SIGKILL)
         return code
 
@@ -175,10 +184,9 @@ class ProcessExecution(Execution):
             return
         self._signal(signal.SIGTERM)
         with anyio.move_on_after(self._kill_grace_seconds):
-            await self._process.wait()
-            return
+            await self._exited.wait()
         self._signal(signal.SIGKILL)
-        await self._process.wait()
+        await self._exited.wait()
 
     def _signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -220,8 +228,20 @@ class ProcessExecution(Execution):
     async def _close(self) -> None:
         if self._process.returncode is None:
             self._signal(signal.SIGKILL)
-            await self._process.wait()
+            await self._exited.wait()
         await asyncio.to_thread(shutil.rmtree, self.workspace, True)
+
+
+class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol for a subprocess, plus an event set when the process exits."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
 
 
 async def _chunks(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:

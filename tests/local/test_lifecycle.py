@@ -1,0 +1,325 @@
+"""Local jobs against what happens to real programs: owners killed, second processes,
+jobs that leave children behind or plant links in their outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from braket_async import JobState, LocalQuantumJob
+from braket_async.errors import JobFailedError, JobNotFoundError, ResultError
+
+pytestmark = pytest.mark.anyio
+
+DEVICE = "local:none/none"
+WriteModule = Callable[[str, str], Path]
+
+# A program that creates a job, says its name, and then waits for the job forever.
+OWNER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from braket_async import LocalQuantumJob
+
+    async def main(source, root, detach):
+        job = await LocalQuantumJob.create(
+            "local:none/none", source, job_name="owned", root=root, detach=detach == "1"
+        )
+        print(job.name, flush=True)
+        await job.wait()
+
+    asyncio.run(main(*sys.argv[1:]))
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    # Polls the outside world (another process's effects): nothing to await on here.
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def _start_owner(tmp_path: Path, source: Path, root: Path, detach: bool) -> subprocess.Popen[str]:
+    program = tmp_path / "owner.py"
+    program.write_text(OWNER)
+    owner = subprocess.Popen(
+        [sys.executable, str(program), str(source), str(root), "1" if detach else "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert owner.stdout is not None
+    assert owner.stdout.readline().strip() == "owned", owner.communicate()[1]
+    return owner
+
+
+def _job_pids(folder: Path) -> tuple[int, int]:
+    metadata = json.loads((folder / "metadata.json").read_text())
+    return metadata["supervisor"]["pid"], metadata["jobProcess"]["pid"]
+
+
+@pytest.fixture
+def child_file(tmp_path: Path) -> Path:
+    return tmp_path / "child.pid"
+
+
+def _sleeper(write_module: WriteModule, child_file: Path, *, setsid: bool = False) -> Path:
+    """A job that starts a background grandchild, records its pid, then blocks."""
+    return write_module(
+        "sleeper",
+        f"""
+        import os, subprocess, time
+        child = subprocess.Popen(["sleep", "300"], start_new_session={setsid})
+        with open({str(child_file)!r}, "w") as file:
+            file.write(str(child.pid))
+        print("started", flush=True)
+        while True:
+            time.sleep(3600)
+        """,
+    )
+
+
+async def test_owner_killed_with_sigkill_ends_the_job_failed_and_leaves_nothing(
+    tmp_path: Path, write_module: WriteModule, jobs_root: Path, child_file: Path
+) -> None:
+    source = _sleeper(write_module, child_file, setsid=True)
+    owner = _start_owner(tmp_path, source, jobs_root, detach=False)
+    folder = jobs_root / "owned"
+    _wait_until(child_file.exists)
+    supervisor, bootstrap = _job_pids(folder)
+    grandchild = int(child_file.read_text())
+    workspace = Path(json.loads((folder / "metadata.json").read_text())["workspace"])
+    killed = time.monotonic()
+    owner.kill()
+    owner.communicate()
+    # From this (another) process: the job ends FAILED, with a reason naming the exit.
+    job = LocalQuantumJob("local:job/owned", root=jobs_root)
+    assert await job.wait(poll_timeout_seconds=30) is JobState.FAILED
+    elapsed = time.monotonic() - killed
+    metadata = await job.metadata()
+    assert "created this job" in metadata["failureReason"]
+    assert "exited" in metadata["failureReason"]
+    _wait_until(lambda: not any(map(_alive, (supervisor, bootstrap, grandchild))))
+    assert not workspace.exists()
+    assert elapsed < 15
+    with pytest.raises(JobFailedError, match="exited"):
+        await job.result()
+
+
+async def test_detached_job_runs_on_and_another_process_collects_it(
+    tmp_path: Path, write_module: WriteModule, jobs_root: Path
+) -> None:
+    gate = tmp_path / "gate"
+    source = write_module(
+        "gated",
+        f"""
+        import os, time
+        from braket_async.jobs import save_job_result
+        print("waiting", flush=True)
+        while not os.path.exists({str(gate)!r}):
+            time.sleep(0.01)
+        print("done", flush=True)
+        save_job_result({{"ran": "on"}})
+        """,
+    )
+    owner = _start_owner(tmp_path, source, jobs_root, detach=True)
+    owner.kill()
+    owner.communicate()
+    job = LocalQuantumJob("local:job/owned", root=jobs_root)
+    assert await job.state() is JobState.RUNNING
+    lines = []
+    async for line in job.logs(wait=True):
+        lines.append(line)
+        if line == "waiting":
+            gate.touch()
+    assert lines == ["waiting", "done"]
+    assert await job.result() == {"ran": "on"}
+    assert await job.state() is JobState.COMPLETED
+
+
+async def test_second_process_follows_and_cancels_a_live_job(
+    tmp_path: Path, write_module: WriteModule, jobs_root: Path, child_file: Path
+) -> None:
+    source = _sleeper(write_module, child_file)
+    owner = _start_owner(tmp_path, source, jobs_root, detach=False)
+    try:
+        folder = jobs_root / "owned"
+        _wait_until(child_file.exists)
+        supervisor, bootstrap = _job_pids(folder)
+        job = LocalQuantumJob("local:job/owned", root=jobs_root)
+        assert await job.state() is JobState.RUNNING
+        assert [line async for line in job.logs()] == ["started"]
+        assert await job.cancel() is JobState.CANCELLED
+        # Gone when cancel() returns: the job's processes and what they left behind.
+        assert not _alive(bootstrap)
+        assert not _alive(int(child_file.read_text()))
+        _wait_until(lambda: not _alive(supervisor))
+        assert (await job.metadata())["failureReason"] == "Cancelled by the user"
+        # The owner, waiting on the job, sees it end too.
+        owner.communicate(timeout=30)
+        assert owner.returncode == 0
+    finally:
+        owner.kill()
+
+
+@pytest.mark.parametrize("setsid", [False, True])
+async def test_background_children_end_with_the_job(
+    write_module: WriteModule, jobs_root: Path, child_file: Path, setsid: bool
+) -> None:
+    source = write_module(
+        "leaver",
+        f"""
+        import subprocess
+        child = subprocess.Popen(["sleep", "300"], start_new_session={setsid})
+        with open({str(child_file)!r}, "w") as file:
+            file.write(str(child.pid))
+        print("leaving")
+        """,
+    )
+    job = await LocalQuantumJob.create(DEVICE, source, root=jobs_root)
+    assert await job.wait(poll_timeout_seconds=30) is JobState.COMPLETED
+    assert not _alive(int(child_file.read_text()))
+    assert job.run_log == "leaving\n"
+
+
+async def test_cancel_kills_a_setsid_grandchild_quickly(
+    write_module: WriteModule, jobs_root: Path, child_file: Path
+) -> None:
+    source = _sleeper(write_module, child_file, setsid=True)
+    async with LocalQuantumJob.create(DEVICE, source, root=jobs_root) as job:
+        async for line in job.logs(wait=True):
+            assert line == "started"
+            break
+        started = time.monotonic()
+        assert await job.cancel() is JobState.CANCELLED
+        assert time.monotonic() - started < 8
+    assert not _alive(int(child_file.read_text()))
+
+
+async def test_links_and_names_planted_in_the_outputs_are_refused(
+    tmp_path: Path, write_module: WriteModule, jobs_root: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.txt"
+    secret.write_text("do not read")
+    source = write_module(
+        "planter",
+        f"""
+        import os
+        from braket_async.jobs import save_job_checkpoint
+        results = os.environ["AMZN_BRAKET_JOB_RESULTS_DIR"]
+        os.symlink({str(secret)!r}, os.path.join(results, "results.json"))
+        os.symlink({str(outside)!r}, os.path.join(results, "escape"))
+        os.symlink("../x", os.path.join(results, "up"))
+        with open(os.path.join(results, "log.txt"), "w") as file:
+            file.write("not the log")
+        with open(os.path.join(results, "metadata.json"), "w") as file:
+            file.write("{{}}")
+        with open(os.path.join(results, "checkpoints"), "w") as file:
+            file.write("x")
+        with open(os.path.join(results, "kept.txt"), "w") as file:
+            file.write("kept")
+        os.symlink("kept.txt", os.path.join(results, "inside"))
+        save_job_checkpoint({{"step": 1}})
+        print("planted")
+        """,
+    )
+    job = await LocalQuantumJob.create(DEVICE, source, job_name="planter", root=jobs_root)
+    assert await job.wait(poll_timeout_seconds=30) is JobState.FAILED
+    reason = (await job.metadata())["failureReason"]
+    for name in ("results.json", "escape", "up", "log.txt", "metadata.json", "checkpoints"):
+        assert f"model/{name}" in reason
+    folder = jobs_root / "planter"
+    assert (folder / "kept.txt").read_text() == "kept"
+    assert os.readlink(folder / "inside") == "kept.txt"
+    assert not (folder / "results.json").exists()
+    assert not (folder / "escape").exists()
+    assert (folder / "checkpoints" / "planter.json").is_file()
+    assert job.run_log.startswith("planted\nbraket_async: output refused: ")
+    assert json.loads((folder / "metadata.json").read_text())["status"] == "FAILED"
+    assert secret.read_text() == "do not read"
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+async def test_a_results_file_that_is_not_a_result_raises(
+    write_module: WriteModule, jobs_root: Path
+) -> None:
+    source = write_module(
+        "badresult",
+        """
+        import os
+        path = os.path.join(os.environ["AMZN_BRAKET_JOB_RESULTS_DIR"], "results.json")
+        if os.environ["AMZN_BRAKET_JOB_NAME"] == "latin":
+            open(path, "wb").write(b'{"x": "\\xe9"}')
+        else:
+            os.mkdir(path)
+        """,
+    )
+    latin = await LocalQuantumJob.create(DEVICE, source, job_name="latin", root=jobs_root)
+    with pytest.raises(ResultError, match="results.json is not UTF-8"):
+        await latin.result()
+    folder = await LocalQuantumJob.create(DEVICE, source, job_name="folder", root=jobs_root)
+    with pytest.raises(ResultError, match="not a file"):
+        await folder.result()
+
+
+async def test_attaching_to_what_is_not_a_job_raises(jobs_root: Path) -> None:
+    with pytest.raises(JobNotFoundError, match="not a local job"):
+        LocalQuantumJob("local:job/bin", root="/usr")
+    corrupt = jobs_root / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "metadata.json").write_text("{not json")
+    job = LocalQuantumJob("local:job/corrupt", root=jobs_root)
+    with pytest.raises(JobNotFoundError, match="not a readable job record"):
+        await job.state()
+
+
+async def test_a_missing_workspace_root_fails_with_a_final_record(
+    write_module: WriteModule, jobs_root: Path, tmp_path: Path
+) -> None:
+    from braket_async.errors import ContainerError
+    from braket_async.runtimes import ProcessRuntime
+
+    source = write_module("noop", "print('never')\n")
+    runtime = ProcessRuntime(workspace_root=tmp_path / "missing")
+    with pytest.raises(ContainerError, match="missing"):
+        await LocalQuantumJob.create(
+            DEVICE, source, job_name="nowhere", runtime=runtime, root=jobs_root
+        )
+    job = LocalQuantumJob("local:job/nowhere", root=jobs_root)
+    assert await job.state() is JobState.FAILED
+    assert "missing" in (await job.metadata())["failureReason"]
+
+
+async def test_a_fifty_megabyte_line_is_read_whole(
+    write_module: WriteModule, jobs_root: Path
+) -> None:
+    source = write_module(
+        "longline",
+        """
+        import sys
+        sys.stdout.write("x" * (50 << 20))
+        sys.stdout.flush()
+        """,
+    )
+    job = await LocalQuantumJob.create(DEVICE, source, root=jobs_root)
+    lines = [line async for line in job.logs(wait=True)]
+    assert [len(line) for line in lines] == [50 << 20]

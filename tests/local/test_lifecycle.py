@@ -274,7 +274,7 @@ async def test_a_results_file_that_is_not_a_result_raises(
         """,
     )
     latin = await LocalQuantumJob.create(DEVICE, source, job_name="latin", root=jobs_root)
-    with pytest.raises(ResultError, match="results.json is not UTF-8"):
+    with pytest.raises(ResultError, match=r"results\.json is not UTF-8"):
         await latin.result()
     folder = await LocalQuantumJob.create(DEVICE, source, job_name="folder", root=jobs_root)
     with pytest.raises(ResultError, match="not a file"):

@@ -23,6 +23,7 @@ PUBLIC_NAMES = {
         "LocalQuantumJob",
         "MetricStatistic",
         "MetricType",
+        "ResultError",
         "RuntimeUnavailableError",
         "ServiceError",
         "ThrottlingError",
@@ -42,6 +43,7 @@ PUBLIC_NAMES = {
         "save_job_result",
     ],
     "braket_async.runtimes": [
+        "CollectedOutputs",
         "DockerRuntime",
         "Execution",
         "JobRuntime",

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from owning import alive, record, start_owner, wait_until
 
 from braket_async import JobState, LocalQuantumJob
 from braket_async.errors import JobFailedError, JobNotFoundError, ResultError
@@ -22,56 +22,13 @@ pytestmark = pytest.mark.anyio
 DEVICE = "local:none/none"
 WriteModule = Callable[[str, str], Path]
 
-# A program that creates a job, says its name, and then waits for the job forever.
-OWNER = textwrap.dedent(
-    """
-    import asyncio, sys
-    from braket_async import LocalQuantumJob
-
-    async def main(source, root, detach):
-        job = await LocalQuantumJob.create(
-            "local:none/none", source, job_name="owned", root=root, detach=detach == "1"
-        )
-        print(job.name, flush=True)
-        await job.wait()
-
-    asyncio.run(main(*sys.argv[1:]))
-    """
-)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    # Polls the outside world (another process's effects): nothing to await on here.
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
 
 def _start_owner(tmp_path: Path, source: Path, root: Path, detach: bool) -> subprocess.Popen[str]:
-    program = tmp_path / "owner.py"
-    program.write_text(OWNER)
-    owner = subprocess.Popen(
-        [sys.executable, str(program), str(source), str(root), "1" if detach else "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert owner.stdout is not None
-    assert owner.stdout.readline().strip() == "owned", owner.communicate()[1]
-    return owner
+    return start_owner(tmp_path, source, root, detach=detach)
 
 
 def _job_pids(folder: Path) -> tuple[int, int]:
-    metadata = json.loads((folder / "metadata.json").read_text())
+    metadata = record(folder)
     return metadata["supervisor"]["pid"], metadata["jobProcess"]["pid"]
 
 
@@ -96,18 +53,23 @@ def _sleeper(write_module: WriteModule, child_file: Path, *, setsid: bool = Fals
     )
 
 
-async def test_owner_killed_with_sigkill_ends_the_job_failed_and_leaves_nothing(
-    tmp_path: Path, write_module: WriteModule, jobs_root: Path, child_file: Path
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+async def test_owner_killed_ends_the_job_failed_and_leaves_nothing(
+    tmp_path: Path,
+    write_module: WriteModule,
+    jobs_root: Path,
+    child_file: Path,
+    signum: signal.Signals,
 ) -> None:
     source = _sleeper(write_module, child_file, setsid=True)
     owner = _start_owner(tmp_path, source, jobs_root, detach=False)
     folder = jobs_root / "owned"
-    _wait_until(child_file.exists)
+    wait_until(child_file.exists)
     supervisor, bootstrap = _job_pids(folder)
     grandchild = int(child_file.read_text())
-    workspace = Path(json.loads((folder / "metadata.json").read_text())["workspace"])
+    workspace = Path(record(folder)["workspace"])
     killed = time.monotonic()
-    owner.kill()
+    owner.send_signal(signum)
     owner.communicate()
     # From this (another) process: the job ends FAILED, with a reason naming the exit.
     job = LocalQuantumJob("local:job/owned", root=jobs_root)
@@ -116,7 +78,7 @@ async def test_owner_killed_with_sigkill_ends_the_job_failed_and_leaves_nothing(
     metadata = await job.metadata()
     assert "created this job" in metadata["failureReason"]
     assert "exited" in metadata["failureReason"]
-    _wait_until(lambda: not any(map(_alive, (supervisor, bootstrap, grandchild))))
+    wait_until(lambda: not any(map(alive, (supervisor, bootstrap, grandchild))))
     assert not workspace.exists()
     assert elapsed < 15
     with pytest.raises(JobFailedError, match="exited"):
@@ -161,16 +123,16 @@ async def test_second_process_follows_and_cancels_a_live_job(
     owner = _start_owner(tmp_path, source, jobs_root, detach=False)
     try:
         folder = jobs_root / "owned"
-        _wait_until(child_file.exists)
+        wait_until(child_file.exists)
         supervisor, bootstrap = _job_pids(folder)
         job = LocalQuantumJob("local:job/owned", root=jobs_root)
         assert await job.state() is JobState.RUNNING
         assert [line async for line in job.logs()] == ["started"]
         assert await job.cancel() is JobState.CANCELLED
         # Gone when cancel() returns: the job's processes and what they left behind.
-        assert not _alive(bootstrap)
-        assert not _alive(int(child_file.read_text()))
-        _wait_until(lambda: not _alive(supervisor))
+        assert not alive(bootstrap)
+        assert not alive(int(child_file.read_text()))
+        wait_until(lambda: not alive(supervisor))
         assert (await job.metadata())["failureReason"] == "Cancelled by the user"
         # The owner, waiting on the job, sees it end too.
         owner.communicate(timeout=30)
@@ -195,7 +157,7 @@ async def test_background_children_end_with_the_job(
     )
     job = await LocalQuantumJob.create(DEVICE, source, root=jobs_root)
     assert await job.wait(poll_timeout_seconds=30) is JobState.COMPLETED
-    assert not _alive(int(child_file.read_text()))
+    assert not alive(int(child_file.read_text()))
     assert job.run_log == "leaving\n"
 
 
@@ -210,7 +172,7 @@ async def test_cancel_kills_a_setsid_grandchild_quickly(
         started = time.monotonic()
         assert await job.cancel() is JobState.CANCELLED
         assert time.monotonic() - started < 8
-    assert not _alive(int(child_file.read_text()))
+    assert not alive(int(child_file.read_text()))
 
 
 async def test_links_and_names_planted_in_the_outputs_are_refused(

@@ -1,0 +1,100 @@
+"""Docker local jobs against what happens to real programs: the owner killed, a second
+process cancelling, jobs that leave children behind."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import aiodocker
+import pytest
+from docker_helpers import TEST_IMAGE, job_containers
+from owning import record, start_owner
+
+from braket_async import JobState, LocalQuantumJob
+
+pytestmark = pytest.mark.anyio
+
+DOCKER = {
+    "runtime": "docker",
+    "image_uri": TEST_IMAGE,
+    "network_mode": "none",
+    "local_container_update": False,
+}
+
+BLOCKING = """
+import subprocess, time
+subprocess.Popen(["sleep", "300"], start_new_session=True)
+print("started", flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def write(tmp_path: Path, name: str, source: str) -> Path:
+    path = tmp_path / "src" / f"{name}.py"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+async def _first_line(job: LocalQuantumJob) -> str:
+    async for line in job.logs(wait=True):
+        return line
+    raise AssertionError("the job printed nothing")
+
+
+async def test_owner_killed_with_sigkill_removes_the_container(
+    tmp_path: Path, docker: aiodocker.Docker
+) -> None:
+    source = write(tmp_path, "blocking", BLOCKING)
+    owner = start_owner(tmp_path, source, tmp_path, **DOCKER)
+    job = LocalQuantumJob("local:job/owned", root=tmp_path)
+    assert await _first_line(job) == "started"
+    container = record(tmp_path / "owned")["containerId"]
+    assert await job_containers(docker, "owned") == [container]
+    owner.kill()
+    owner.communicate()
+    assert await job.wait(poll_timeout_seconds=60) is JobState.FAILED
+    assert "created this job" in (await job.metadata())["failureReason"]
+    assert await job_containers(docker, "owned") == []
+
+
+async def test_another_process_cancels_a_docker_job(
+    tmp_path: Path, docker: aiodocker.Docker
+) -> None:
+    source = write(tmp_path, "blocking", BLOCKING)
+    owner = start_owner(tmp_path, source, tmp_path, **DOCKER)
+    try:
+        job = LocalQuantumJob("local:job/owned", root=tmp_path)
+        assert await _first_line(job) == "started"
+        assert await job.cancel() is JobState.CANCELLED
+        assert await job_containers(docker, "owned") == []
+        owner.communicate(timeout=60)
+        assert owner.returncode == 0
+    finally:
+        owner.kill()
+
+
+async def test_a_docker_job_ends_with_its_entry_point(
+    tmp_path: Path, docker: aiodocker.Docker
+) -> None:
+    source = write(
+        tmp_path,
+        "leaver",
+        """
+        import subprocess
+        subprocess.Popen(["sleep", "300"], start_new_session=True)
+        subprocess.Popen(["sleep", "300"])
+        print("leaving")
+        """,
+    )
+    started = time.monotonic()
+    job = await LocalQuantumJob.create(
+        "local:none/none", source, job_name="leaver", root=tmp_path, **DOCKER
+    )
+    assert await job.wait(poll_timeout_seconds=60) is JobState.COMPLETED
+    assert time.monotonic() - started < 60
+    assert job.run_log == "leaving\n"
+    assert await job_containers(docker, "leaver") == []

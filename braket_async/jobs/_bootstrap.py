@@ -10,7 +10,8 @@ The runtime has already unpacked the code into ``<ml-root>/code`` and set the
 
 1. reads and validates ``AMZN_BRAKET_SCRIPT_ENTRY_POINT``
    (``package.module`` or ``package.module:function``);
-2. pip-installs ``<ml-root>/code/requirements.txt`` when there is one;
+2. installs every ``requirements.txt`` of the code folder (see ``_requirements.py``:
+   into a job environment of its own where the runtime asks for one);
 3. starts the user code in a child process (this file, run with ``--run-user-code``) with
    the code folder as working directory and first entry of ``sys.path``; stdout and
    stderr are inherited and unbuffered, so lines reach the job log as they are printed;
@@ -46,9 +47,9 @@ Deliberate differences from the official container (``braket_container.py``):
 - Failures exit non-zero; the official container exits 0 after a setup failure.
 - The failure file is written once, in the format above; the official one appends
   ``Type: message`` (without exit code) and prints setup failures over several lines.
-- Only ``requirements.txt`` at the top of the code folder is installed (the official one
-  installs every ``requirements.txt`` found anywhere below it), with ``sys.executable``
-  (not whatever ``python`` is on ``PATH``), and a failed install fails the job instead of
+- Every ``requirements.txt`` below the code folder is installed, as the official
+  container does, but with this interpreter (not whatever ``python`` is on ``PATH``) or
+  into a job environment layered on it, and a failed install fails the job instead of
   being ignored.
 - Hyperparameters are bound one by one: those naming a parameter (or all of them, when the
   function takes ``**kwargs``) are passed, the others are ignored with a note in the log.
@@ -96,6 +97,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+
+def _sibling(name: str) -> types.ModuleType:
+    """A module next to this file, whether this runs as a script or was imported."""
+    if __package__:
+        return importlib.import_module(f"{__package__}.{name}")
+    path = os.path.join(os.path.dirname(os.path.realpath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"braket_async_bootstrap_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_requirements: Any = _sibling("_requirements")
+
 __all__ = [
     "MAX_MESSAGE_LENGTH",
     "SETUP_FAILURE_EXIT_CODE",
@@ -113,7 +130,6 @@ __all__ = [
 SETUP_FAILURE_EXIT_CODE = 2
 MAX_MESSAGE_LENGTH = 900  # leaves room for the prefix; failure reasons are cut near 1 KiB
 _LOG_PREFIX = "braket_async bootstrap:"
-_REQUIREMENTS = "requirements.txt"
 _FORWARDED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
 )
@@ -490,7 +506,7 @@ def supervise(ml_root: str) -> int:
             entry_point = _entry_point_from_environment()
             if not os.path.isdir(code_dir):
                 raise SetupError("BootstrapError", f"the code folder {code_dir} does not exist")
-            _install_requirements(code_dir, supervisor)
+            python = _install_requirements(code_dir, supervisor)
             if supervisor.received is not None:
                 raise SetupError(
                     "BootstrapError",
@@ -502,7 +518,7 @@ def supervise(ml_root: str) -> int:
         with tempfile.TemporaryDirectory(prefix="braket_async_bootstrap_") as work_dir:
             report_path = os.path.join(work_dir, "report.json")
             command = [
-                sys.executable,
+                python,
                 *_interpreter_flags(),
                 "-u",  # unbuffered even when -I/-E hide PYTHONUNBUFFERED
                 _THIS_FILE,
@@ -533,39 +549,13 @@ def _entry_point_from_environment() -> EntryPoint:
     return parse_entry_point(text)
 
 
-def _install_requirements(code_dir: str, supervisor: _Supervisor) -> None:
-    if not os.path.isfile(os.path.join(code_dir, _REQUIREMENTS)):
-        return
-    if importlib.util.find_spec("pip") is None:
-        raise SetupError(
-            "RequirementsError",
-            f"the code has a {_REQUIREMENTS}, but pip is not installed for {sys.executable}",
-        )
-    _log(f"installing {_REQUIREMENTS} with pip")
-    command = [
-        sys.executable,
-        *_interpreter_flags(),
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        "-r",
-        _REQUIREMENTS,
-    ]
-    returncode = supervisor.run(command, cwd=code_dir)
-    if returncode > 0:
-        raise SetupError(
-            "RequirementsError",
-            f"pip install -r {_REQUIREMENTS} failed with exit code {returncode} "
-            "(its output is in the job log)",
-        )
-    if returncode < 0:
-        raise SetupError(
-            "RequirementsError",
-            f"pip install -r {_REQUIREMENTS} was killed by signal {_signal_name(-returncode)}",
-            exit_code=exit_code_of(returncode),
-        )
+def _install_requirements(code_dir: str, supervisor: _Supervisor) -> str:
+    """Install every requirements file of the code; the interpreter for the user code."""
+    try:
+        python: str = _requirements.prepare_environment(code_dir, supervisor.run, _log)
+    except _requirements.RequirementsFailure as exc:
+        raise SetupError("RequirementsError", str(exc), exc.exit_code) from exc
+    return python
 
 
 def _interpreter_flags() -> list[str]:

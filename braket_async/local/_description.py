@@ -47,6 +47,7 @@ def runtime_config(runtime: JobRuntime) -> dict[str, Any] | None:
                     str(runtime.workspace_root) if runtime.workspace_root is not None else None
                 ),
                 "kill_grace_seconds": runtime.kill_grace_seconds,
+                "environment_cache": str(runtime.environment_cache),
             },
         }
     if type(runtime).__name__ == "DockerRuntime" and type(runtime).__module__.startswith(

@@ -24,6 +24,7 @@ import anyio
 from .._archives import copy_tree
 from .._shield import finish
 from ..errors import ContainerError, RuntimeUnavailableError
+from ..jobs._requirements import CACHE_VARIABLE as ENVIRONMENT_CACHE_VARIABLE
 from ._base import (
     CHECKPOINTS_FOLDER,
     MODEL_FOLDER,
@@ -59,6 +60,11 @@ class ProcessRuntime(JobRuntime):
             temporary folder). Each is removed when its execution is closed.
         kill_grace_seconds: How long a cancelled job may take to exit after SIGTERM
             before it is killed.
+        environment_cache: Where jobs whose code has ``requirements.txt`` files get
+            environments of their own, layered on ``python`` and reused by later jobs
+            with the same requirements (default: ``$XDG_CACHE_HOME/braket-async/
+            job-environments``, else ``~/.cache/...``). Requirements never go into
+            ``python`` itself.
         max_concurrent_jobs: How many jobs may run at once; ``None`` for no limit.
     """
 
@@ -70,9 +76,13 @@ class ProcessRuntime(JobRuntime):
         python: str | os.PathLike[str] | None = None,
         workspace_root: str | os.PathLike[str] | None = None,
         kill_grace_seconds: float = 5.0,
+        environment_cache: str | os.PathLike[str] | None = None,
         max_concurrent_jobs: int | None = None,
     ) -> None:
         super().__init__(max_concurrent_jobs=max_concurrent_jobs)
+        self.environment_cache = (
+            Path(environment_cache) if environment_cache is not None else _default_cache()
+        )
         self.python = os.fspath(python) if python is not None else sys.executable
         self.workspace_root = Path(workspace_root) if workspace_root is not None else None
         self.kill_grace_seconds = kill_grace_seconds
@@ -107,6 +117,7 @@ class ProcessRuntime(JobRuntime):
             scratch = workspace / "tmp"
             scratch.mkdir()
             environment["TMPDIR"] = str(scratch)
+            environment[ENVIRONMENT_CACHE_VARIABLE] = str(self.environment_cache)
             loop = asyncio.get_running_loop()
             transport, protocol = await loop.subprocess_exec(
                 lambda: _ExitProtocol(limit=1 << 16, loop=loop),
@@ -129,6 +140,11 @@ class ProcessRuntime(JobRuntime):
                 raise ContainerError(f"Could not start job {spec.job_name}: {exc}") from exc
             raise
         return ProcessExecution(spec, process, protocol, workspace, self.kill_grace_seconds)
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "braket-async" / "job-environments"
 
 
 class ProcessExecution(Execution):

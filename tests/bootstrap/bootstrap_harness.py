@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+# The modules the bootstrap loads from its own folder.
+BOOTSTRAP_HELPERS = ("_requirements.py",)
 BOOTSTRAP_SOURCE = Path(__file__).resolve().parents[2] / "braket_async" / "jobs" / "_bootstrap.py"
 PYTHON = os.environ.get("BOOTSTRAP_TEST_PYTHON", sys.executable)
 MODULE = "braket_async.jobs._bootstrap"
@@ -72,6 +74,8 @@ class JobTree:
         (self.lib / "braket_async" / "__init__.py").write_text("")
         (jobs / "__init__.py").write_text(STUB_JOBS_API)
         shutil.copy(BOOTSTRAP_SOURCE, jobs / "_bootstrap.py")
+        for helper in BOOTSTRAP_HELPERS:
+            shutil.copy(BOOTSTRAP_SOURCE.with_name(helper), jobs / helper)
         for folder in (
             self.code,
             self.ml_root / "model",

@@ -1,13 +1,12 @@
-"""requirements.txt in the code folder is pip-installed before the user code runs."""
+"""Every requirements.txt of the code folder is pip-installed before the user code runs."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import zipfile
+import subprocess
 from pathlib import Path
 
 from bootstrap_harness import PYTHON, JobTree
+from wheels import build_wheel
 
 RECORD_MARKER = """
 with open("ran", "w") as file:
@@ -15,31 +14,8 @@ with open("ran", "w") as file:
 """
 
 
-def _build_wheel(folder: Path) -> Path:
-    """A pure-Python wheel of ``tinypkg`` (built by hand: no network, no build backend)."""
-    files = {
-        "tinypkg/__init__.py": b"VALUE = 42\n",
-        "tinypkg-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n",
-        "tinypkg-1.0.dist-info/WHEEL": (
-            b"Wheel-Version: 1.0\nGenerator: bootstrap-tests\nRoot-Is-Purelib: true\n"
-            b"Tag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("tinypkg-1.0.dist-info/RECORD,,")
-    files["tinypkg-1.0.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
-    wheel = folder / "tinypkg-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return wheel
-
-
 def test_requirements_are_installed_before_the_user_code(job: JobTree, tmp_path: Path) -> None:
-    wheel = _build_wheel(tmp_path)
+    wheel = build_wheel(tmp_path)
     target = tmp_path / "site"
     job.write("requirements.txt", f"--no-index\n{wheel}\n")
     job.write("algo.py", "import tinypkg\nprint(f'RESULT {tinypkg.VALUE}')\n")
@@ -86,5 +62,52 @@ def test_missing_pip_fails_the_job(job: JobTree) -> None:
     assert outcome.failure.startswith(
         "RequirementsError: the code has a requirements.txt, but pip is not installed for "
     )
-    assert outcome.failure.endswith(Path(PYTHON).name)
+    assert f"pip is not installed for {PYTHON}" in outcome.failure
     assert not (job.code / "ran").exists()
+
+
+def test_requirements_inside_a_source_folder_are_installed(job: JobTree, tmp_path: Path) -> None:
+    # create() puts a folder source under code/<name>/: its requirements.txt counts too.
+    wheel = build_wheel(tmp_path)
+    target = tmp_path / "site"
+    job.write("algo/requirements.txt", f"--no-index\n{wheel}\n")
+    job.write("algo/__init__.py", "")
+    job.write("algo/main.py", "import tinypkg\nprint(f'RESULT {tinypkg.VALUE}')\n")
+    outcome = job.run(
+        "algo.main",
+        extra_env={"PIP_TARGET": str(target), "PYTHONPATH": f"{job.lib}:{target}"},
+    )
+    assert outcome.returncode == 0, outcome.stderr
+    assert "installing algo/requirements.txt" in outcome.stderr
+    assert outcome.result_line() == 42
+
+
+def test_a_cached_job_environment_is_made_once_and_leaves_the_interpreter_alone(
+    job: JobTree, tmp_path: Path
+) -> None:
+    wheel = build_wheel(tmp_path)
+    cache = tmp_path / "environments"
+    job.write("algo/requirements.txt", f"--no-index\n{wheel}\n")
+    job.write("algo/__init__.py", "")
+    job.write(
+        "algo/main.py",
+        "import sys, tinypkg\nprint(f'RESULT {tinypkg.VALUE}')\nprint('PYTHON', sys.executable)\n",
+    )
+    first = job.run("algo.main", extra_env={"BRAKET_ASYNC_ENV_CACHE": str(cache)})
+    assert first.returncode == 0, first.stderr
+    assert first.result_line() == 42
+    assert "Successfully installed tinypkg-1.0" in first.stdout
+    (environment,) = [p for p in cache.iterdir() if p.is_dir()]
+    assert f"PYTHON {environment}/bin/python" in first.stdout
+    second = job.run("algo.main", extra_env={"BRAKET_ASYNC_ENV_CACHE": str(cache)})
+    assert second.returncode == 0, second.stderr
+    assert "using the cached job environment" in second.stderr
+    assert "Successfully installed" not in second.stdout
+    # The interpreter that ran the bootstrap never saw the package.
+    probe = subprocess.run([PYTHON, "-c", "import tinypkg"], capture_output=True)
+    assert probe.returncode != 0
+    # The job environment sees the base interpreter's packages (pip is one of them).
+    layered = subprocess.run(
+        [str(environment / "bin" / "python"), "-c", "import attrs"], capture_output=True
+    )
+    assert layered.returncode == 0, layered.stderr

@@ -7,10 +7,12 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import pytest
 from owning import alive, record, start_owner, wait_until
 
@@ -285,3 +287,39 @@ async def test_a_fifty_megabyte_line_is_read_whole(
     job = await LocalQuantumJob.create(DEVICE, source, root=jobs_root)
     lines = [line async for line in job.logs(wait=True)]
     assert [len(line) for line in lines] == [50 << 20]
+
+
+async def test_a_folder_source_with_requirements_gets_a_cached_environment(
+    tmp_path: Path, jobs_root: Path
+) -> None:
+    from wheels import build_wheel
+
+    from braket_async.runtimes import ProcessRuntime
+
+    wheel = build_wheel(tmp_path)
+    source = tmp_path / "algo"
+    source.mkdir()
+    (source / "__init__.py").write_text("")
+    (source / "requirements.txt").write_text(f"--no-index\n{wheel}\n")
+    (source / "main.py").write_text(
+        "import tinypkg\nfrom braket_async.jobs import save_job_result\n"
+        "save_job_result({'value': tinypkg.VALUE})\n"
+    )
+    cache = tmp_path / "environments"
+    runtime = ProcessRuntime(environment_cache=cache)
+    logs = []
+    for name in ("first", "second"):
+        job = await LocalQuantumJob.create(
+            DEVICE, source, "algo.main", job_name=name, runtime=runtime, root=jobs_root
+        )
+        assert await job.result() == {"value": 42}
+        logs.append(job.run_log)
+    await runtime.aclose()
+    assert "installing algo/requirements.txt into the job environment" in logs[0]
+    assert "Successfully installed tinypkg-1.0" in logs[0]
+    assert "using the cached job environment" in logs[1]
+    # The interpreter that runs this test never got the package.
+    probe = await anyio.run_process(
+        [sys.executable, "-c", "import tinypkg"], check=False, stderr=subprocess.DEVNULL
+    )
+    assert probe.returncode != 0

@@ -184,6 +184,31 @@ class AwsSession(AsyncResource):
             self._account = str(identity["Account"])
         return self._account
 
+    async def job_environment(self) -> dict[str, str]:
+        """The session's credentials, region and endpoints as a job's environment variables.
+
+        For local jobs that call AWS from inside (``aws_session=`` of a local
+        ``create()``): they travel only in the job's environment.
+
+        Raises:
+            ConfigurationError: The session has no credentials.
+        """
+        credentials = await self._botocore.get_credentials()
+        if credentials is None:
+            raise ConfigurationError("No AWS credentials to give the job: configure them first")
+        frozen = await credentials.get_frozen_credentials()
+        environment = {
+            "AWS_ACCESS_KEY_ID": frozen.access_key,
+            "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+        if frozen.token:
+            environment["AWS_SESSION_TOKEN"] = frozen.token
+        for service, url in self.endpoint_urls.items():
+            environment[f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"] = url
+        return environment
+
     async def default_bucket(self) -> str:
         """``amazon-braket-<region>-<account>`` (or the one given), created when missing."""
         if self._bucket_ready is None:

@@ -164,8 +164,10 @@ def _pip(python: str, code_dir: str, name: str, run: Run, target: str | None = N
     command = [python, "-m", "pip"]
     if target is not None:
         command += ["--python", target]
-    command += ["install", "--disable-pip-version-check", "--no-input", "-r", name]
-    code = run(command, code_dir)
+    # From the file's own folder, so that a relative path in it means a file beside it.
+    folder, file = os.path.split(os.path.join(code_dir, name))
+    command += ["install", "--disable-pip-version-check", "--no-input", "-r", file]
+    code = run(command, folder)
     if code > 0:
         raise RequirementsFailure(
             f"pip install -r {name} failed with exit code {code} (its output is in the job log)"

@@ -23,6 +23,9 @@ from ._folder import private_folder, write_text
 __all__ = ["JobDescription", "runtime_config"]
 
 DESCRIPTION_FILE = "job.json"
+#: How the job's own environment (credentials too) reaches its supervisor: in the
+#: supervisor's environment, never in a file or on a command line.
+ENVIRONMENT_VARIABLE = "BRAKET_ASYNC_JOB_ENVIRONMENT"
 #: The supervisor's first line on its standard output: the job runs, or could not start
 #: (followed by a JSON object with the error's type and message).
 STARTED = b"started"
@@ -78,13 +81,13 @@ def _spec_to_json(spec: JobSpec) -> dict[str, Any]:
         "input_data": {name: str(path) for name, path in spec.input_data.items()},
         "checkpoint_path": spec.checkpoint_path,
         "checkpoint_input": str(spec.checkpoint_input) if spec.checkpoint_input else None,
-        "environment": dict(spec.environment),
         "image_uri": spec.image_uri,
     }
 
 
-def _spec_from_json(data: Mapping[str, Any]) -> JobSpec:
+def _spec_from_json(data: Mapping[str, Any], environment: Mapping[str, str]) -> JobSpec:
     fields = dict(data)
+    fields["environment"] = environment
     if fields.get("checkpoint_input") is not None:
         fields["checkpoint_input"] = Path(fields["checkpoint_input"])
     return JobSpec(**fields)
@@ -101,7 +104,7 @@ class JobDescription:
     def write(self, folder: Path) -> None:
         """Write the description into the job's private folder (blocking).
 
-        It holds the job's environment (credentials too), so only its owner may read it.
+        The job's environment is not in it: see :meth:`environment_variables`.
         """
         path = private_folder(folder) / DESCRIPTION_FILE
         data = {
@@ -111,14 +114,22 @@ class JobDescription:
         }
         write_text(path, json.dumps(data), mode=0o600)
 
+    def environment_variables(self) -> dict[str, str]:
+        """What the supervisor's environment carries for it: the job's environment."""
+        return {ENVIRONMENT_VARIABLE: json.dumps(dict(self.spec.environment))}
+
     @classmethod
-    def read(cls, folder: Path) -> JobDescription:
-        """Read the description of the job in ``folder`` (blocking)."""
+    def read(cls, folder: Path, environment: Mapping[str, str]) -> JobDescription:
+        """Read the description of the job in ``folder`` (blocking).
+
+        ``environment`` is the supervisor's own, from which the job's is taken.
+        """
         path = private_folder(folder) / DESCRIPTION_FILE
         try:
             data = json.loads(path.read_text("utf-8"))
+            job_environment = json.loads(environment.get(ENVIRONMENT_VARIABLE) or "{}")
             return cls(
-                spec=_spec_from_json(data["spec"]),
+                spec=_spec_from_json(data["spec"], job_environment),
                 runtime_config=data["runtime"],
                 owner=data.get("owner") or {},
             )

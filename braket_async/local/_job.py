@@ -33,6 +33,7 @@ from ..errors import (
 from ..jobs import load_job_result
 from ..metrics import MetricStatistic, MetricType, parse_metrics
 from ..runtimes import JobRuntime, JobSpec, ProcessRuntime
+from ._credentials import session_environment
 from ._description import JobDescription, runtime_config
 from ._folder import (
     LOG_FILE,
@@ -121,6 +122,7 @@ class LocalQuantumJob(AsyncResource):
         environment: Mapping[str, str] | None = None,
         network_mode: str | None = None,
         detach: bool = False,
+        copy_checkpoints_from_job: str | None = None,
     ) -> JobCreation[LocalQuantumJob]:
         """Create and start a local job.
 
@@ -136,7 +138,8 @@ class LocalQuantumJob(AsyncResource):
                 folder under its own name.
             entry_point: ``module`` or ``module:function`` within ``source_module``.
                 Default: the source module's name.
-            image_uri: The container image (Docker runtime only).
+            image_uri: The container image (Docker runtime only; with the process
+                runtime it is a ``ConfigurationError``, since nothing would use it).
             job_name: The job's name, ``^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$``. Default: a
                 unique name made from the runtime's name and the time.
             code_location: Not used by local jobs (accepted for compatibility).
@@ -146,7 +149,9 @@ class LocalQuantumJob(AsyncResource):
                 local path.
             output_data_config: Not used by local jobs (accepted for compatibility).
             checkpoint_config: Where the job writes checkpoints inside the job.
-            aws_session: Not used by local jobs (accepted for compatibility).
+            aws_session: An AWS session (``braket_async.aws.AwsSession`` or the
+                official one) whose credentials and region the job gets, in its
+                environment only, to call AWS from inside (managed simulators, S3).
             local_container_update: Docker runtime: try to pull a newer image first, and
                 go on with the local one when no registry answers.
             runtime: ``"process"`` (default; needs only Python), ``"docker"``, or a
@@ -164,6 +169,8 @@ class LocalQuantumJob(AsyncResource):
                 -9`` included): its processes or container are gone within seconds and
                 its record says FAILED, with a reason naming the exit. Either way any
                 process can attach to the job, follow, cancel and collect it.
+            copy_checkpoints_from_job: A local job's ARN (``local:job/<name>``, in
+                ``root``) whose checkpoints seed this job's checkpoint folder.
 
         Raises:
             ConfigurationError: A bad name, path, entry point or option (a ``ValueError``),
@@ -171,7 +178,7 @@ class LocalQuantumJob(AsyncResource):
             RuntimeUnavailableError: The runtime cannot run jobs here (no Docker daemon,
                 no image); the message says how to fix it.
         """
-        del code_location, role_arn, output_data_config, aws_session
+        del code_location, role_arn, output_data_config
         return JobCreation[LocalQuantumJob](
             cls._create(
                 device=device,
@@ -189,6 +196,8 @@ class LocalQuantumJob(AsyncResource):
                 environment=environment,
                 network_mode=network_mode or "default",
                 detach=detach,
+                aws_session=aws_session,
+                copy_checkpoints_from_job=copy_checkpoints_from_job,
             )
         )
 
@@ -211,6 +220,8 @@ class LocalQuantumJob(AsyncResource):
         environment: Mapping[str, str] | None,
         network_mode: str | None,
         detach: bool,
+        aws_session: object | None,
+        copy_checkpoints_from_job: str | None,
     ) -> LocalQuantumJob:
         if not isinstance(device, str) or not device:
             raise ConfigurationError("device must be a non-empty string")
@@ -218,7 +229,15 @@ class LocalQuantumJob(AsyncResource):
             runtime, image_uri, local_container_update, network_mode
         )
         try:
+            if image_uri is not None and isinstance(job_runtime, ProcessRuntime):
+                raise ConfigurationError(
+                    "image_uri names a container image, and the process runtime runs no "
+                    "container: pass runtime='docker', or leave image_uri out"
+                )
             source = resolve_source(source_module, entry_point)
+            job_environment = _environment(environment)
+            if aws_session is not None:
+                job_environment = {**await session_environment(aws_session), **job_environment}
             name = (
                 validate_job_name(job_name)
                 if job_name is not None
@@ -234,8 +253,9 @@ class LocalQuantumJob(AsyncResource):
                 input_data=_input_channels(input_data),
                 checkpoint_path=(checkpoint_config or CheckpointConfig()).local_path
                 or DEFAULT_CHECKPOINT_PATH,
-                environment=_environment(environment),
+                environment=job_environment,
                 image_uri=image_uri,
+                checkpoint_input=_checkpoints_of(copy_checkpoints_from_job, root),
             )
             folder = _folder_in(root, name)
             await job_runtime.prepare(spec)
@@ -256,8 +276,14 @@ class LocalQuantumJob(AsyncResource):
             raise
         run: SupervisedRun | LocalJobRun
         if config is not None:
+            description = JobDescription(spec=spec, runtime_config=config, owner={})
             run = SupervisedRun(
-                folder, job_runtime, owns_runtime=owns_runtime, lock=lock, detached=detach
+                folder,
+                job_runtime,
+                owns_runtime=owns_runtime,
+                lock=lock,
+                detached=detach,
+                supervisor_environment=description.environment_variables(),
             )
             await run.launch()
         else:
@@ -526,6 +552,20 @@ def _input_channels(
             raise ConfigurationError(f"Input channel {channel!r}: {text!r} does not exist")
         channels[channel] = path
     return channels
+
+
+def _checkpoints_of(arn: str | None, root: str | os.PathLike[str] | None) -> Path | None:
+    """The checkpoint folder of the local job ``arn`` in ``root``, to seed a new job's."""
+    if arn is None:
+        return None
+    if not isinstance(arn, str) or not arn.startswith(_ARN_PREFIX):
+        raise ConfigurationError(
+            f"copy_checkpoints_from_job must be a local job's ARN 'local:job/<name>', got {arn!r}"
+        )
+    folder = _folder_in(root, validate_job_name(arn[len(_ARN_PREFIX) :])) / "checkpoints"
+    if not folder.is_dir() or folder.is_symlink():
+        raise ConfigurationError(f"copy_checkpoints_from_job: {folder} holds no checkpoints")
+    return folder
 
 
 def _environment(environment: Mapping[str, str] | None) -> dict[str, str]:

@@ -122,6 +122,7 @@ class SupervisedRun:
         lock: The descriptor of the job's lock, held by this process; handed on to the
             supervisor, then closed here.
         detached: The job runs on when this process exits.
+        supervisor_environment: Variables added to the supervisor's environment.
     """
 
     def __init__(
@@ -132,9 +133,11 @@ class SupervisedRun:
         owns_runtime: bool,
         lock: int,
         detached: bool,
+        supervisor_environment: dict[str, str],
     ) -> None:
         self.folder = folder
         self.detached = detached
+        self._supervisor_environment = supervisor_environment
         self.done = asyncio.Event()
         self._runtime = runtime
         self._owns_runtime = owns_runtime
@@ -206,7 +209,7 @@ class SupervisedRun:
         log = await asyncio.to_thread(_open_append, private_folder(self.folder) / SUPERVISOR_LOG)
         command = [sys.executable, "-m", "braket_async.local._supervisor", str(self.folder)]
         command += ["--lock-fd", str(self._lock)]
-        environment = dict(os.environ)
+        environment = {**os.environ, **self._supervisor_environment}
         environment["PYTHONPATH"] = os.pathsep.join(
             [_PACKAGE_PARENT, *filter(None, [environment.get("PYTHONPATH")])]
         )

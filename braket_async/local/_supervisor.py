@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .._states import JobState
-from ._description import FAILED, STARTED, JobDescription
+from ._description import ENVIRONMENT_VARIABLE, FAILED, STARTED, JobDescription
 from ._folder import process_identity, read_metadata
 from ._run import LocalJobRun
 
@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _supervise(folder: Path, *, detached: bool) -> None:
-    description = JobDescription.read(folder)
+    description = JobDescription.read(folder, os.environ)
+    # The job gets its environment through the spec, not by inheriting this variable.
+    os.environ.pop(ENVIRONMENT_VARIABLE, None)
     metadata = read_metadata(folder)
     metadata["supervisor"] = process_identity(os.getpid())
     wakeups = _Wakeups()

@@ -10,9 +10,11 @@ set -euo pipefail
 
 IMAGE="braket-async-test:python3"
 SUITE="bookworm"
-MIRROR="http://deb.debian.org/debian"
+# python3-venv: jobs with a requirements.txt make an environment with pip in it.
+PACKAGES="python3,python3-venv"
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/braket-async"
-TARBALL="$CACHE_DIR/test-image.tar"
+# Named by its packages, so that a change of the list builds a new one.
+TARBALL="$CACHE_DIR/test-image-${SUITE}-${PACKAGES//,/-}.tar"
 DOCKERD_LOG="$CACHE_DIR/dockerd.log"
 DAEMON_TIMEOUT=60
 
@@ -33,6 +35,17 @@ apt_install() {
 }
 
 daemon_answers() { docker info >/dev/null 2>&1; }
+
+# The Debian mirror this machine's apt uses (deb822 sources or sources.list lines).
+debian_mirror() {
+    local uri
+    uri=$(awk '/^URIs:/ {print $2}' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | grep -v security | head -n 1 || true)
+    [ -n "$uri" ] || uri=$(awk '$1 == "deb" {print $2}' /etc/apt/sources.list \
+        /etc/apt/sources.list.d/*.list 2>/dev/null | grep -v security | head -n 1 || true)
+    [ -n "$uri" ] || fail "no Debian mirror found in this machine's apt sources"
+    echo "$uri"
+}
 
 mkdir -p "$CACHE_DIR" || fail "cannot create cache folder $CACHE_DIR"
 
@@ -60,8 +73,9 @@ $(tail -n 20 "$DOCKERD_LOG")"
     step "Docker daemon answers"
 fi
 
-# 2. The test image.
-if docker image inspect "$IMAGE" >/dev/null 2>&1; then
+# 2. The test image, labelled with its packages.
+if [ "$(docker image inspect -f '{{ index .Config.Labels "packages" }}' "$IMAGE" 2>/dev/null)" \
+        = "$PACKAGES" ]; then
     step "image $IMAGE present"
     exit 0
 fi
@@ -72,9 +86,10 @@ if [ ! -s "$TARBALL" ]; then
     rootfs="$(mktemp -d "$CACHE_DIR/rootfs.XXXXXX")"
     partial="$TARBALL.partial.$$"  # renamed when complete: a cut-off run leaves no tarball
     trap 'rm -rf "$rootfs" "$partial"' EXIT
-    step "building a $SUITE minbase rootfs with python3 in $rootfs (a few minutes)"
-    # python3 (not python3-minimal): jobs need the full stdlib (json, ...). No pip.
-    debootstrap --variant=minbase --include=python3 "$SUITE" "$rootfs" "$MIRROR" \
+    mirror=$(debian_mirror)
+    step "building a $SUITE minbase rootfs with $PACKAGES in $rootfs (a few minutes)"
+    # python3 (not python3-minimal): jobs need the full stdlib (json, ...).
+    debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" "$mirror" \
         >"$CACHE_DIR/debootstrap.log" 2>&1 \
         || fail "debootstrap failed; see $CACHE_DIR/debootstrap.log"
     # Package caches and lists are of no use in a test image, only weight.
@@ -95,6 +110,7 @@ docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["python3"]' \
+    --change "LABEL packages=$PACKAGES" \
     "$TARBALL" "$IMAGE" >/dev/null \
     || fail "docker import of $TARBALL failed (delete it to rebuild)"
 docker image inspect "$IMAGE" >/dev/null 2>&1 || fail "image $IMAGE missing after import"

@@ -98,3 +98,25 @@ async def test_a_docker_job_ends_with_its_entry_point(
     assert time.monotonic() - started < 60
     assert job.run_log == "leaving\n"
     assert await job_containers(docker, "leaver") == []
+
+
+async def test_a_folder_source_with_requirements_runs_in_docker(
+    tmp_path: Path, docker: aiodocker.Docker
+) -> None:
+    from wheels import build_wheel
+
+    source = tmp_path / "algo"
+    source.mkdir()
+    wheel = build_wheel(source)
+    (source / "__init__.py").write_text("")
+    (source / "requirements.txt").write_text(f"--no-index\n./{wheel.name}\n")
+    (source / "main.py").write_text(
+        "import tinypkg\nfrom braket.jobs import save_job_result\n"
+        "save_job_result({'value': tinypkg.VALUE})\n"
+    )
+    job = await LocalQuantumJob.create(
+        "local:none/none", source, "algo.main", job_name="deps", root=tmp_path, **DOCKER
+    )
+    assert await job.result() == {"value": 42}, job.run_log
+    assert "installing algo/requirements.txt into the job environment" in job.run_log
+    assert "Successfully installed tinypkg-1.0" in job.run_log

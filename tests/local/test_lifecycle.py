@@ -323,3 +323,74 @@ async def test_a_folder_source_with_requirements_gets_a_cached_environment(
         [sys.executable, "-c", "import tinypkg"], check=False, stderr=subprocess.DEVNULL
     )
     assert probe.returncode != 0
+
+
+async def test_image_uri_on_the_process_runtime_is_refused(
+    write_module: WriteModule, jobs_root: Path
+) -> None:
+    from braket_async.errors import ConfigurationError
+
+    source = write_module("noop", "pass\n")
+    with pytest.raises(ConfigurationError, match="process runtime runs no container"):
+        await LocalQuantumJob.create(DEVICE, source, image_uri="img:1", root=jobs_root)
+    assert list(jobs_root.iterdir()) == []
+
+
+async def test_a_local_job_starts_from_another_jobs_checkpoints(
+    write_module: WriteModule, jobs_root: Path
+) -> None:
+    source = write_module(
+        "counter",
+        """
+        from braket_async.jobs import load_job_checkpoint, save_job_checkpoint, save_job_result
+        try:
+            step = load_job_checkpoint("first")["step"]
+        except FileNotFoundError:
+            step = 0
+        save_job_checkpoint({"step": step + 1}, checkpoint_file_suffix="")
+        save_job_result({"step": step + 1})
+        """,
+    )
+    first = await LocalQuantumJob.create(DEVICE, source, job_name="first", root=jobs_root)
+    assert await first.result() == {"step": 1}
+    second = await LocalQuantumJob.create(
+        DEVICE,
+        source,
+        job_name="second",
+        root=jobs_root,
+        copy_checkpoints_from_job="local:job/first",
+    )
+    assert await second.result() == {"step": 2}
+
+
+async def test_an_aws_session_gives_the_job_its_credentials_and_nothing_else_holds_them(
+    write_module: WriteModule, jobs_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from braket_async.aws import AwsSession
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSESSION")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-of-the-session")
+    source = write_module(
+        "creds",
+        """
+        import os
+        from braket_async.jobs import save_job_result
+        save_job_result({k: os.environ.get(k) for k in (
+            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
+        """,
+    )
+    async with AwsSession(region="eu-west-2") as session:
+        job = await LocalQuantumJob.create(
+            DEVICE, source, job_name="creds", root=jobs_root, aws_session=session
+        )
+        assert await job.result() == {
+            "AWS_ACCESS_KEY_ID": "AKIDSESSION",
+            "AWS_SECRET_ACCESS_KEY": "s3cr3t-of-the-session",
+            "AWS_DEFAULT_REGION": "eu-west-2",
+        }
+    for path in (jobs_root / "creds").rglob("*"):
+        if path.is_file() and path.name != "results.json":
+            assert b"s3cr3t" not in path.read_bytes(), path

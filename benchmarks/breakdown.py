@@ -127,7 +127,9 @@ async def imports(name: str, image: str, work: Path) -> list[list[str]]:
     runtime = shared_runtime(name, image)
     try:
         job = await run_job(
-            work / "noop.py", work / "jobs", runtime=runtime,
+            work / "noop.py",
+            work / "jobs",
+            runtime=runtime,
             environment={"PYTHONPROFILEIMPORTTIME": "1"},
         )
     finally:
@@ -144,12 +146,14 @@ async def imports(name: str, image: str, work: Path) -> list[list[str]]:
     for index, found in enumerate(interpreters):
         label = labels[index] if index < len(labels) else f"interpreter {index + 1}"
         largest = sorted(found, key=lambda item: -item[1])[:6]
-        rows.append([
-            name,
-            label,
-            ms(sum(us for _, us in found) / 1e6),
-            ", ".join(f"{module} {ms(us / 1e6)}" for module, us in largest),
-        ])
+        rows.append(
+            [
+                name,
+                label,
+                ms(sum(us for _, us in found) / 1e6),
+                ", ".join(f"{module} {ms(us / 1e6)}" for module, us in largest),
+            ]
+        )
     return rows
 
 
@@ -201,8 +205,9 @@ async def docker_calls(image: str, repeat: int) -> list[list[str]]:
                 await timed("delete container", container.delete(force=True))
     finally:
         await docker.close()
-    return [[call, ms(statistics.median(values)), ms(min(values))]
-            for call, values in samples.items()]
+    return [
+        [call, ms(statistics.median(values)), ms(min(values))] for call, values in samples.items()
+    ]
 
 
 async def run(runtimes: list[str], image: str, repeat: int, work: Path) -> None:
@@ -212,15 +217,23 @@ async def run(runtimes: list[str], image: str, repeat: int, work: Path) -> None:
         progress(f"[{name}] phases, imports ...")
         phase_rows.append(await phases(name, image, work, repeat))
         import_rows += await imports(name, image, work)
-    table(f"Phases of a trivial job on a shared runtime, median of {repeat} (ms)",
-          ["runtime", *PHASES], phase_rows)
-    table("Imports of a trivial job's interpreters (PYTHONPROFILEIMPORTTIME, ms)",
-          ["runtime", "interpreter", "total", "largest top-level imports (cumulative)"],
-          import_rows)
+    table(
+        f"Phases of a trivial job on a shared runtime, median of {repeat} (ms)",
+        ["runtime", *PHASES],
+        phase_rows,
+    )
+    table(
+        "Imports of a trivial job's interpreters (PYTHONPROFILEIMPORTTIME, ms)",
+        ["runtime", "interpreter", "total", "largest top-level imports (cumulative)"],
+        import_rows,
+    )
     if "docker" in runtimes:
         progress("[docker] API calls ...")
-        table(f"Docker API calls on a bare container, {repeat} repeats (ms)",
-              ["call", "median", "min"], await docker_calls(image, repeat))
+        table(
+            f"Docker API calls on a bare container, {repeat} repeats (ms)",
+            ["call", "median", "min"],
+            await docker_calls(image, repeat),
+        )
 
 
 def main() -> None:

@@ -94,8 +94,17 @@ class Bench:
     def floor_command(self) -> list[str]:
         """The physical floor of one trivial job on this runtime."""
         if self.runtime == "docker":
-            return ["docker", "run", "--rm", "--network", "none", self.image,
-                    "python3", "-c", "pass"]
+            return [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                self.image,
+                "python3",
+                "-c",
+                "pass",
+            ]
         return [sys.executable, "-c", "pass"]
 
 
@@ -135,9 +144,7 @@ async def trivial(bench: Bench, repeat: int) -> tuple[list[list[str]], list[Chec
     variants: dict[str, Callable[[], Awaitable[object]]] = {
         "floor": functools.partial(floor_once, bench),
         "ours": functools.partial(run_job, bench.noop, bench.root, **bench.create_options()),
-        "ours, shared runtime": functools.partial(
-            run_job, bench.noop, bench.root, runtime=shared
-        ),
+        "ours, shared runtime": functools.partial(run_job, bench.noop, bench.root, runtime=shared),
     }
     samples: dict[str, list[float]] = {name: [] for name in variants}
     try:
@@ -184,13 +191,23 @@ async def concurrency(bench: Bench) -> list[list[str]]:
         runtime = bench.shared_runtime(max_concurrent_jobs=limit)
         try:
             await run_job(bench.noop, bench.root, runtime=runtime)  # warm-up, not counted
-            jobs = (run_job(bench.noop, bench.root, runtime=runtime)
-                    for _ in range(CONCURRENCY_JOBS))
+            jobs = (
+                run_job(bench.noop, bench.root, runtime=runtime) for _ in range(CONCURRENCY_JOBS)
+            )
             ours = await timed(asyncio.gather(*jobs))
         finally:
             await runtime.aclose()
-        rows.append([bench.runtime, str(limit), ms(ours), f"{CONCURRENCY_JOBS / ours:.1f}",
-                     ms(floor), f"{CONCURRENCY_JOBS / floor:.1f}", f"{ours / floor:.2f}x"])
+        rows.append(
+            [
+                bench.runtime,
+                str(limit),
+                ms(ours),
+                f"{CONCURRENCY_JOBS / ours:.1f}",
+                ms(floor),
+                f"{CONCURRENCY_JOBS / floor:.1f}",
+                f"{ours / floor:.2f}x",
+            ]
+        )
     return rows
 
 
@@ -227,15 +244,27 @@ async def log_streaming(bench: Bench) -> tuple[list[list[str]], list[Check]]:
         throughput = len(received) / max(received_at[-1] - first_printed, 1e-9)
     else:
         median = p99 = worst = throughput = float("nan")
-    row = [bench.runtime, f"{len(received)}/{bench.lines}", "OK" if complete else "FAIL",
-           f"{throughput:,.0f}", ms(median), ms(p99), ms(worst), ms(elapsed)]
+    row = [
+        bench.runtime,
+        f"{len(received)}/{bench.lines}",
+        "OK" if complete else "FAIL",
+        f"{throughput:,.0f}",
+        ms(median),
+        ms(p99),
+        ms(worst),
+        ms(elapsed),
+    ]
     outcome = f"{len(received)}/{bench.lines}, {'in order' if complete else 'NOT in order'}"
     if state is not JobState.COMPLETED:
         outcome += f", job {state.value}"
     checks = [
         Check(f"{bench.runtime} log: all lines, in order", outcome, "all, in order", complete),
-        Check(f"{bench.runtime} log: median print-to-iterator latency", f"{ms(median)} ms",
-              f"< {ms(LATENCY_TARGET)} ms", median < LATENCY_TARGET),
+        Check(
+            f"{bench.runtime} log: median print-to-iterator latency",
+            f"{ms(median)} ms",
+            f"< {ms(LATENCY_TARGET)} ms",
+            median < LATENCY_TARGET,
+        ),
     ]
     return [row], checks
 
@@ -258,24 +287,46 @@ async def run(runtimes: list[str], repeat: int, image: str, lines: int, work: Pa
         log_rows += rows
         checks += found
 
-    table(f"Trivial job, create() through wait(), {repeat} repeats (ms)",
-          ["runtime", "what", "median", "min", "median - floor / ratio"], trivial_rows)
-    print("\n'ours' passes runtime='process' / runtime='docker' to create() (a new runtime "
-          "per job); 'shared runtime' passes one runtime object to every job.")
-    table(f"{CONCURRENCY_JOBS} trivial jobs on one runtime with max_concurrent_jobs; floor: "
-          f"the floor command {CONCURRENCY_JOBS} times, as many at once",
-          ["runtime", "max_concurrent_jobs", "wall ms", "jobs/s", "floor wall ms",
-           "floor jobs/s", "ratio"], concurrency_rows)
-    table(f"Log streaming, {lines:,} lines, async for line in job.logs(wait=True)",
-          ["runtime", "received", "order", "lines/s", "median ms", "p99 ms", "max ms",
-           "job wall ms"], log_rows)
+    table(
+        f"Trivial job, create() through wait(), {repeat} repeats (ms)",
+        ["runtime", "what", "median", "min", "median - floor / ratio"],
+        trivial_rows,
+    )
+    print(
+        "\n'ours' passes runtime='process' / runtime='docker' to create() (a new runtime "
+        "per job); 'shared runtime' passes one runtime object to every job."
+    )
+    table(
+        f"{CONCURRENCY_JOBS} trivial jobs on one runtime with max_concurrent_jobs; floor: "
+        f"the floor command {CONCURRENCY_JOBS} times, as many at once",
+        [
+            "runtime",
+            "max_concurrent_jobs",
+            "wall ms",
+            "jobs/s",
+            "floor wall ms",
+            "floor jobs/s",
+            "ratio",
+        ],
+        concurrency_rows,
+    )
+    table(
+        f"Log streaming, {lines:,} lines, async for line in job.logs(wait=True)",
+        ["runtime", "received", "order", "lines/s", "median ms", "p99 ms", "max ms", "job wall ms"],
+        log_rows,
+    )
     print("\nlines/s: lines received / (last line received - first line printed).")
-    print("\nThe official SDK's local mode (braket.jobs.local.LocalQuantumJob) is not run "
-          "here: it needs an AWS session, S3 and the ECR base image. The remote benchmark "
-          "compares the two side by side.")
+    print(
+        "\nThe official SDK's local mode (braket.jobs.local.LocalQuantumJob) is not run "
+        "here: it needs an AWS session, S3 and the ECR base image. The remote benchmark "
+        "compares the two side by side."
+    )
     print(f"\nAt the end: {load_average()} (this run's own concurrent jobs count too).")
-    table("Summary", ["target", "measured", "target value", "result"],
-          [[c.name, c.measured, c.target, "PASS" if c.passed else "FAIL"] for c in checks])
+    table(
+        "Summary",
+        ["target", "measured", "target value", "result"],
+        [[c.name, c.measured, c.target, "PASS" if c.passed else "FAIL"] for c in checks],
+    )
 
 
 def main() -> None:
@@ -286,8 +337,10 @@ def main() -> None:
     parser.add_argument("--image", default=DEFAULT_IMAGE, help="image of the Docker runtime")
     args = parser.parse_args()
     runtimes = ["process", "docker"] if args.runtime == "both" else [args.runtime]
-    print(f"python {sys.version.split()[0]} ({sys.executable}); runtimes: "
-          f"{', '.join(runtimes)}; at the start: {load_average()}")
+    print(
+        f"python {sys.version.split()[0]} ({sys.executable}); runtimes: "
+        f"{', '.join(runtimes)}; at the start: {load_average()}"
+    )
     with tempfile.TemporaryDirectory(prefix="braket-async-bench-") as folder:
         work = Path(folder)
         (work / "noop.py").write_text("")

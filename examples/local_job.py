@@ -1,6 +1,6 @@
 """Run one local job on the process runtime: print its log live, then its result.
 
-    python examples/local_job.py [--runtime docker --image IMAGE]
+python examples/local_job.py [--runtime docker --image IMAGE]
 """
 
 from __future__ import annotations

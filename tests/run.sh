@@ -5,7 +5,8 @@
 #
 # Makes .venv with the package and its test dependencies, makes a Docker daemon and the
 # test image available (tests/docker/setup.sh; installs docker.io when run as root),
-# runs ruff and mypy, then pytest with branch coverage. Docker tests never skip: without
+# runs ruff (lint and format) and mypy, then pytest with branch coverage (of the
+# processes the tests start too). Docker tests never skip: without
 # a daemon they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ bash tests/docker/setup.sh
 
 echo "run.sh: ruff"
 .venv/bin/ruff check braket_async tests benchmarks examples
+.venv/bin/ruff format --check braket_async tests benchmarks examples
 echo "run.sh: mypy"
 .venv/bin/mypy
 echo "run.sh: pytest"

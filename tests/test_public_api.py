@@ -76,6 +76,45 @@ PUBLIC_NAMES = {
         "StoppingCondition",
     ],
     "braket_async.local": ["JobCreation", "LocalQuantumJob"],
+    "braket_async.emulator": [
+        "ApiError",
+        "AwsEndpoint",
+        "BraketEmulator",
+        "BraketService",
+        "CallStats",
+        "DEFAULT_RATES",
+        "DEVICES",
+        "Device",
+        "FakeRunner",
+        "Faults",
+        "JobControl",
+        "JobRecord",
+        "JobRunner",
+        "Rate",
+        "RateLimits",
+        "RuntimeJobRunner",
+    ],
+    "braket_async.emulator.testing": [
+        "EmulatorStack",
+        "FAKE_CREDENTIALS",
+        "clean_aws_environment",
+        "emulator_stack",
+        "moto_server",
+    ],
+    "braket_async.errors": [
+        "BraketAsyncError",
+        "ClosedError",
+        "ConfigurationError",
+        "ContainerError",
+        "JobCancelledError",
+        "JobFailedError",
+        "JobNotFoundError",
+        "JobTimeoutError",
+        "ResultError",
+        "RuntimeUnavailableError",
+        "ServiceError",
+        "ThrottlingError",
+    ],
 }
 
 
@@ -96,3 +135,48 @@ def test_public_callables_have_docstrings(module_name: str) -> None:
         for attribute, member in vars(item).items() if isinstance(item, type) else ():
             if not attribute.startswith("_") and callable(member):
                 assert (member.__doc__ or "").strip(), f"{name}.{attribute} has no docstring"
+
+
+def _public_modules() -> list[str]:
+    import pkgutil
+
+    import braket_async
+
+    names = ["braket_async"]
+    for info in pkgutil.walk_packages(braket_async.__path__, "braket_async."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    return sorted(names)
+
+
+def test_every_public_module_is_pinned() -> None:
+    # A module users can import without an underscore must say what it offers, and
+    # that list must be pinned above.
+    assert _public_modules() == sorted(PUBLIC_NAMES)
+
+
+def test_the_in_job_api_imports_with_the_standard_library_alone() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repository = str(Path(__file__).resolve().parents[1])
+    # -S: no site-packages, so none of the package's dependencies can be found.
+    code = (
+        f"import sys; sys.path.insert(0, {repository!r}); import braket_async.jobs; "
+        "import braket_async; assert 'attrs' not in sys.modules, sorted(sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_importing_the_package_loads_no_aws_or_docker_client() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, braket_async; heavy = [m for m in ('aiobotocore', 'aiodocker', 'botocore',"
+        " 'aiohttp') if m in sys.modules]; assert not heavy, heavy"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

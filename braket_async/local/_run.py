@@ -86,6 +86,7 @@ class LocalJobRun:
         self._has_pending = asyncio.Event()
         self._has_room = asyncio.Event()
         self._has_room.set()
+        self._error: BaseException | None = None
 
     @property
     def state(self) -> JobState:
@@ -164,7 +165,7 @@ class LocalJobRun:
             raise
         except Exception as exc:
             self._end(JobState.FAILED, f"{type(exc).__name__}: {exc}")
-            self._admit(exc)
+            self._error = exc
         finally:
             await finish(self._finalize(log_file, writer))
 
@@ -172,8 +173,9 @@ class LocalJobRun:
         try:
             execution = await self._runtime.start(self.spec)
         except Exception as exc:
+            # Raised from launch() once the record is final (see _finalize).
             self._end(JobState.FAILED, f"{type(exc).__name__}: {exc}")
-            self._admit(exc)
+            self._error = exc
             return None
         self._transition(
             JobState.RUNNING, "RUNNING", startedAt=now(), **_execution_fields(execution)
@@ -272,6 +274,7 @@ class LocalJobRun:
             # Synchronous, so that even a cancelled finalization closes the file.
             log_file.close()
             self.done.set()
+            self._admit(self._error)
             self._on_change()
 
     def _transition(self, state: JobState, event: str, **fields: Any) -> None:

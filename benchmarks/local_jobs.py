@@ -221,7 +221,7 @@ async def log_streaming(bench: Bench) -> tuple[list[list[str]], list[Check]]:
     )
     async for line in job.logs(wait=True):
         received_at.append(time.time())
-        received.append(line)
+        received.append(line.message)
     elapsed = time.perf_counter() - started
     state = await job.state()
 

@@ -12,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._logs import LogEvent, LogStream
+    from ._quantum_job import QuantumJob
     from ._states import JobState
     from .aws import AwsQuantumJob, AwsSession
     from .config import CheckpointConfig
@@ -49,6 +51,9 @@ _LAZY = {
     "JobTimeoutError": ".errors",
     "ResultError": ".errors",
     "LocalQuantumJob": ".local",
+    "LogEvent": "._logs",
+    "LogStream": "._logs",
+    "QuantumJob": "._quantum_job",
     "MetricStatistic": ".metrics",
     "MetricType": ".metrics",
     "RuntimeUnavailableError": ".errors",
@@ -70,8 +75,11 @@ __all__ = [
     "JobState",
     "JobTimeoutError",
     "LocalQuantumJob",
+    "LogEvent",
+    "LogStream",
     "MetricStatistic",
     "MetricType",
+    "QuantumJob",
     "ResultError",
     "RuntimeUnavailableError",
     "ServiceError",

@@ -1,49 +1,94 @@
-"""What ``job.logs()`` returns for a local job: awaitable (prints) and async-iterable.
+"""A job's log as every handle gives it: :class:`LogEvent` objects in a :class:`LogStream`.
 
-Every follower reads the job's ``log.txt`` itself (``local/_follow.py``), so each sees
-every line once, in order, whether it starts before, during or after the job, and in
-whichever process.
+``job.logs()`` of a local or a remote job returns a :class:`LogStream`: awaiting it
+prints the lines (each instance in its colour on a terminal), iterating it yields
+:class:`LogEvent` objects. Each use reads the log anew, from its first line.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Generator
 from typing import TextIO
 
-__all__ = ["LogStream"]
+import attrs
+
+__all__ = ["LogEvent", "LogStream"]
+
+_COLORS = (34, 35, 32, 36, 33)
+_INSTANCE_NUMBER = re.compile(r"^algo-(\d+)$")
+
+
+@attrs.frozen
+class LogEvent:
+    """One line of a job's log.
+
+    Attributes:
+        timestamp: When the line was logged, in seconds since the epoch.
+        message: The line, without its line end.
+        instance: The instance that printed it, e.g. ``"algo-1"`` (local jobs have one).
+    """
+
+    timestamp: float
+    message: str
+    instance: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class LogStream:
-    """What ``job.logs()`` returns: awaitable (prints) and async-iterable (yields lines).
+    """What ``job.logs()`` returns: awaitable (prints) and async-iterable (yields events).
 
-    ``await job.logs(wait=True)`` prints every line to standard output, like the official
-    SDK; ``async for line in job.logs(wait=True)`` yields them instead.
+    Args:
+        events: Starts a new iteration of the job's events.
+        file: Where printing goes (default: standard output at the time of printing).
+        color: Colour lines by instance; default: when ``file`` is a terminal.
     """
 
     def __init__(
         self,
-        batches: Callable[[], AsyncIterator[list[str]]],
+        events: Callable[[], AsyncIterator[LogEvent]],
         *,
         file: TextIO | None = None,
+        color: bool | None = None,
     ) -> None:
-        self._batches = batches
+        self._events = events
         self._file = file
+        self._color = color
 
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self._lines()
+    def __aiter__(self) -> AsyncIterator[LogEvent]:
+        return self._events()
 
-    async def _lines(self) -> AsyncIterator[str]:
-        async for batch in self._batches():
-            for line in batch:
-                yield line
+    async def lines(self) -> list[str]:
+        """Every message, in order (reads to the end of the stream)."""
+        return [event.message async for event in self._events()]
 
     async def print(self) -> None:
-        """Print the lines to the stream's file (default: standard output)."""
+        """Print every event's message to the stream's file, flushing as they come."""
         file = self._file or sys.stdout
-        async for batch in self._batches():
-            file.write("".join(line + "\n" for line in batch))
+        color = self._color
+        if color is None:
+            isatty = getattr(file, "isatty", None)
+            color = bool(isatty()) if callable(isatty) else False
+        colors: dict[str, int] = {}
+        async for event in self._events():
+            if color:
+                code = colors.get(event.instance)
+                if code is None:
+                    code = colors[event.instance] = _color_for(event.instance, len(colors))
+                file.write(f"\x1b[{code}m{event.message}\x1b[0m\n")
+            else:
+                file.write(event.message + "\n")
             file.flush()
 
     def __await__(self) -> Generator[object, None, None]:
         return self.print().__await__()
+
+
+def _color_for(instance: str, seen: int) -> int:
+    # algo-<i> keeps its colour from run to run; other names in order of appearance.
+    match = _INSTANCE_NUMBER.match(instance)
+    index = int(match.group(1)) - 1 if match else seen
+    return _COLORS[index % len(_COLORS)]

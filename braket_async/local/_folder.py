@@ -22,6 +22,7 @@ from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER
 
 __all__ = [
     "LOG_FILE",
+    "LOG_TIMES_FILE",
     "METADATA_FILE",
     "PRIVATE_FOLDER",
     "RESERVED_NAMES",
@@ -41,6 +42,8 @@ __all__ = [
 
 METADATA_FILE = "metadata.json"
 LOG_FILE = "log.txt"
+#: In the private folder: when each batch of lines reached ``log.txt``.
+LOG_TIMES_FILE = "log-times"
 PRIVATE_FOLDER = ".braket_async"
 _PARTIAL_SUFFIX = ".partial"
 #: Names in the job's folder that belong to the library; outputs may not take them.

@@ -16,13 +16,16 @@ import fcntl
 import os
 import shutil
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from .._logs import LogEvent
 from .._states import JobState
 from ._folder import (
     LOG_FILE,
+    LOG_TIMES_FILE,
     is_owned,
     is_same_process,
     private_folder,
@@ -116,62 +119,115 @@ def _end_leftovers(metadata: dict[str, Any]) -> None:
         shutil.rmtree(workspace, ignore_errors=True)
 
 
+#: The instance name of a local job's lines (a local job runs on one instance).
+INSTANCE = "algo-1"
+
+
 async def follow_log(
     folder: Path,
     *,
     wait: bool,
     changed: Callable[[], Awaitable[None]],
-) -> AsyncIterator[list[str]]:
-    """Yield batches of the lines of ``log.txt``, from the first.
+) -> AsyncIterator[LogEvent]:
+    """Yield the lines of ``log.txt`` as events, from the first.
 
     With ``wait``, follow the file until the job's record is final and every line is
     read; ``changed`` is awaited between looks. Linear in the log's size: a long line
     is gathered in pieces and joined once.
     """
-    path = folder / LOG_FILE
-    offset = 0
-    pending: list[bytes] = []
+    reader = _LogReader(folder)
     while True:
-        data = await asyncio.to_thread(_read_from, path, offset)
-        if data:
-            offset += len(data)
-            lines = _complete_lines(data, pending)
-            if lines:
-                yield lines
+        events = await asyncio.to_thread(reader.read)
+        if events is not None:
+            for event in events:
+                yield event
             continue
         if not wait:
             break
         record = await asyncio.to_thread(current_record, folder)
         if JobState(record["status"]).is_terminal:
             # Lines come before the final record: one more read gets the rest.
-            data = await asyncio.to_thread(_read_from, path, offset)
-            if data:
-                offset += len(data)
-                lines = _complete_lines(data, pending)
-                if lines:
-                    yield lines
-                continue
-            break
+            events = await asyncio.to_thread(reader.read)
+            if events is None:
+                break
+            for event in events:
+                yield event
+            continue
         await changed()
-    if pending:
-        yield [b"".join(pending).decode("utf-8", errors="replace").removesuffix("\r")]
+    for event in reader.rest():
+        yield event
 
 
-def _complete_lines(data: bytes, pending: list[bytes]) -> list[str]:
-    end = data.rfind(b"\n")
-    if end < 0:
-        pending.append(data)
-        return []
-    head, rest = data[: end + 1], data[end + 1 :]
-    if pending:
-        pending.append(head)
-        head = b"".join(pending)
-        pending.clear()
-    if rest:
-        pending.append(rest)
-    return [
-        line.decode("utf-8", errors="replace").removesuffix("\r") for line in head[:-1].split(b"\n")
-    ]
+class _LogReader:
+    """Reads ``log.txt`` and its times from where it stopped (blocking)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._log = folder / LOG_FILE
+        self._times_path = private_folder(folder) / LOG_TIMES_FILE
+        self._offset = 0  # bytes of log.txt read
+        self._line_start = 0  # offset of the first byte of the pending line
+        self._pending: list[bytes] = []
+        self._times: list[tuple[int, float]] = []
+        self._times_offset = 0
+        self._times_partial = b""
+        self._time_index = 0
+
+    def read(self) -> list[LogEvent] | None:
+        """The lines completed by what was written since; ``None`` if nothing was."""
+        data = _read_from(self._log, self._offset)
+        if not data:
+            return None
+        self._offset += len(data)
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._pending.append(data)
+            return []
+        head, rest = data[: end + 1], data[end + 1 :]
+        if self._pending:
+            self._pending.append(head)
+            head = b"".join(self._pending)
+            self._pending.clear()
+        if rest:
+            self._pending.append(rest)
+        events = []
+        position = self._line_start
+        for raw in head[:-1].split(b"\n"):
+            position += len(raw) + 1
+            events.append(_event(raw, self._time_of(position)))
+        self._line_start = position
+        return events
+
+    def rest(self) -> list[LogEvent]:
+        if not self._pending:
+            return []
+        raw = b"".join(self._pending)
+        self._pending.clear()
+        return [_event(raw, self._time_of(self._offset))]
+
+    def _time_of(self, end: int) -> float:
+        for _ in range(2):
+            while self._time_index < len(self._times):
+                batch_end, logged = self._times[self._time_index]
+                if batch_end >= end:
+                    return logged
+                self._time_index += 1
+            self._load_times()
+        return time.time()  # written by an older version, or not recorded yet
+
+    def _load_times(self) -> None:
+        data = _read_from(self._times_path, self._times_offset)
+        self._times_offset += len(data)
+        data = self._times_partial + data
+        *lines, self._times_partial = data.split(b"\n")
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                offset, logged = line.split()
+                self._times.append((int(offset), float(logged)))
+
+
+def _event(raw: bytes, logged: float) -> LogEvent:
+    message = raw.decode("utf-8", errors="replace").removesuffix("\r")
+    return LogEvent(timestamp=logged, message=message, instance=INSTANCE)
 
 
 def _read_from(path: Path, offset: int) -> bytes:

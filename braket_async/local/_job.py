@@ -13,19 +13,21 @@ from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
-from anyio.abc import AsyncResource
 
 from .._creation import JobCreation
 from .._logs import LogStream
 from .._names import default_job_name, validate_channel_name, validate_job_name
+from .._quantum_job import (
+    DEFAULT_RESULTS_POLL_INTERVAL,
+    DEFAULT_RESULTS_POLL_TIMEOUT,
+    QuantumJob,
+)
 from .._shield import finish
 from .._source import resolve_source
 from .._states import JobState
 from ..config import DEFAULT_CHECKPOINT_PATH, CheckpointConfig
 from ..errors import (
     ConfigurationError,
-    JobCancelledError,
-    JobFailedError,
     JobNotFoundError,
     JobTimeoutError,
     ResultError,
@@ -37,6 +39,7 @@ from ._credentials import session_environment
 from ._description import JobDescription, runtime_config
 from ._folder import (
     LOG_FILE,
+    PRIVATE_FOLDER,
     hold_lock,
     is_same_process,
     private_folder,
@@ -57,12 +60,10 @@ from ._run import LocalJobRun
 
 __all__ = ["LocalQuantumJob"]
 
-DEFAULT_RESULTS_POLL_TIMEOUT = 864000
-DEFAULT_RESULTS_POLL_INTERVAL = 5
 _ARN_PREFIX = "local:job/"
 
 
-class LocalQuantumJob(AsyncResource):
+class LocalQuantumJob(QuantumJob):
     """A hybrid job that runs locally, in a process or a Docker container.
 
     Create one with ``await LocalQuantumJob.create(...)``; attach to an existing one
@@ -77,9 +78,6 @@ class LocalQuantumJob(AsyncResource):
     Raises:
         JobNotFoundError: No job of that name in ``root`` (a ``ValueError``).
     """
-
-    DEFAULT_RESULTS_POLL_TIMEOUT = DEFAULT_RESULTS_POLL_TIMEOUT
-    DEFAULT_RESULTS_POLL_INTERVAL = DEFAULT_RESULTS_POLL_INTERVAL
 
     def __init__(
         self,
@@ -356,17 +354,29 @@ class LocalQuantumJob(AsyncResource):
             self._cached_metadata = await anyio.to_thread.run_sync(current_record, self._folder)
         return dict(self._cached_metadata)
 
-    async def cancel(self) -> JobState:
-        """Stop the job if it still runs and return its final state.
+    async def cancel(
+        self,
+        *,
+        wait: bool = False,
+        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
+        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    ) -> JobState:
+        """Cancel the job, from any process; a job that has ended is left as it is.
 
-        Works from any process. The job's processes or container are gone when this
-        returns; checkpoints and results it saved before are collected into its folder.
-        A job queued in another process is cancelled when it would start.
+        With ``wait`` the job's processes or container are gone when this returns,
+        and what it saved before is collected into its folder. A job queued in another
+        process is cancelled when it would start.
+
+        Returns:
+            ``CANCELLING`` while the job stops, or with ``wait`` its final state.
         """
         live = self._live
         if live is not None:
+            if not wait:
+                live.request_cancel("Cancelled by the user")
+                return await self._state_after_request()
             await live.cancel("Cancelled by the user")
-            return await self.state()
+            return await self.wait(poll_timeout_seconds, poll_interval_seconds)
         metadata = await self.metadata()
         if JobState(metadata["status"]).is_terminal:
             return JobState(metadata["status"])
@@ -377,105 +387,68 @@ class LocalQuantumJob(AsyncResource):
         else:
             request = private_folder(self._folder) / CANCEL_REQUEST
             await anyio.to_thread.run_sync(request.touch)
-        return await self.wait()
+        if wait:
+            return await self.wait(poll_timeout_seconds, poll_interval_seconds)
+        return await self._state_after_request()
 
-    async def wait(self, poll_timeout_seconds: float | None = None) -> JobState:
-        """Wait until the job ends and return its final state.
+    async def _state_after_request(self) -> JobState:
+        state = await self.state()
+        return state if state.is_terminal else JobState.CANCELLING
 
-        Raises:
-            JobTimeoutError: ``poll_timeout_seconds`` passed first (a ``TimeoutError``).
-        """
+    async def _wait_until_done(
+        self, poll_timeout_seconds: float, poll_interval_seconds: float
+    ) -> dict[str, Any]:
         try:
             with anyio.fail_after(poll_timeout_seconds):
                 while True:
-                    state = await self.state()
-                    if state.is_terminal:
+                    metadata = await self.metadata()
+                    if JobState(metadata["status"]).is_terminal:
                         live = self._live
                         if live is not None:  # and its supervisor gone
                             await live.done.wait()
-                        return state
-                    await self._changed()
+                        return metadata
+                    await self._changed(poll_interval_seconds)
         except TimeoutError as exc:
-            raise JobTimeoutError(self.arn, poll_timeout_seconds or 0) from exc
+            raise JobTimeoutError(self.arn, poll_timeout_seconds) from exc
 
-    async def _changed(self) -> None:
+    async def _changed(self, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL) -> None:
         live = self._live
         if live is not None and not live.done.is_set():
-            await live.changes.wait(POLL_SECONDS * 5)
+            await live.changes.wait(poll_interval_seconds)
         else:
-            await anyio.sleep(POLL_SECONDS)
+            # Another process runs the job: look again soon, whatever the interval (the
+            # files are local, a look costs a stat and a small read).
+            await anyio.sleep(min(POLL_SECONDS, poll_interval_seconds))
 
-    def logs(self, wait: bool = False, poll_interval_seconds: float = 5) -> LogStream:
-        """The job's log: ``await`` it to print, or ``async for line in`` it.
+    def logs(
+        self, wait: bool = False, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
+    ) -> LogStream:
+        """The job's log: ``await`` it to print, or ``async for event in`` it.
+
+        Every follower, in any process and however late, gets every line once, in
+        order, each with the time it was logged.
 
         Args:
             wait: Follow the log until the job ends; otherwise stop at the lines there
                 are now.
-            poll_interval_seconds: Not needed by local jobs (lines arrive as they are
-                printed); accepted for compatibility.
+            poll_interval_seconds: The longest pause between looks at the log (the
+                creating process is woken at each new line instead).
         """
-        del poll_interval_seconds
-        return LogStream(lambda: follow_log(self._folder, wait=wait, changed=self._changed))
+        return LogStream(
+            lambda: follow_log(
+                self._folder, wait=wait, changed=lambda: self._changed(poll_interval_seconds)
+            )
+        )
 
-    async def result(
-        self,
-        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
-        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
-        allow_pickle: bool = False,
-    ) -> dict[str, Any]:
-        """Wait for the job to end and return what it saved with ``save_job_result``.
-
-        A job that completed without saving a result returns ``{}``.
-
-        Args:
-            poll_timeout_seconds: How long to wait for the job to end.
-            poll_interval_seconds: Not needed by local jobs (the end is an event);
-                accepted for compatibility.
-            allow_pickle: Allow unpickling a ``pickled_v4`` result. Unpickling runs
-                arbitrary code: only allow it for results you trust.
-
-        Raises:
-            JobFailedError: The job FAILED (a ``RuntimeError``; ``failure_reason`` says why).
-            JobCancelledError: The job was CANCELLED (a ``JobFailedError``).
-            JobTimeoutError: It did not end within ``poll_timeout_seconds``.
-            ResultError: ``results.json`` is not a readable result (not UTF-8 JSON, a
-                folder, a link).
-            RuntimeError: The result is pickled and ``allow_pickle`` is false.
-        """
-        del poll_interval_seconds
-        await self._wait_for_success(poll_timeout_seconds)
+    async def _load_result(self, allow_pickle: bool) -> dict[str, Any]:
         path = self._folder / "results.json"
         return await anyio.to_thread.run_sync(_load_result, path, allow_pickle)
 
-    async def _wait_for_success(self, poll_timeout_seconds: float) -> None:
-        state = await self.wait(poll_timeout_seconds)
-        if state is JobState.COMPLETED:
-            return
-        reason = (await self.metadata()).get("failureReason")
-        error = JobCancelledError if state is JobState.CANCELLED else JobFailedError
-        raise error(self.arn, state.value, reason)
+    async def _outputs_are_in(self, target: Path) -> bool:
+        return target == self._folder
 
-    async def download_result(
-        self,
-        extract_to: str | os.PathLike[str] | None = None,
-        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
-        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
-    ) -> Path:
-        """Wait for the job to end and put its outputs in ``<extract_to>/<job_name>``.
-
-        Local outputs are in the job's folder already; this copies them when
-        ``extract_to`` is another folder. Returns the folder that holds them.
-
-        Raises:
-            JobFailedError: The job FAILED or was CANCELLED.
-            JobTimeoutError: It did not end within ``poll_timeout_seconds``.
-        """
-        del poll_interval_seconds
-        await self._wait_for_success(poll_timeout_seconds)
-        target = _folder_in(extract_to, self._name)
-        if target != self._folder:
-            await anyio.to_thread.run_sync(_copy_outputs, self._folder, target)
-        return target
+    async def _copy_outputs(self, target: Path) -> None:
+        await anyio.to_thread.run_sync(_copy_outputs, self._folder, target)
 
     async def metrics(
         self,
@@ -486,9 +459,11 @@ class LocalQuantumJob(AsyncResource):
 
         Example: ``{"timestamp": [t0, t1], "energy": [0.1, 0.2]}``.
         """
-        lines: list[str] = []
-        async for batch in follow_log(self._folder, wait=False, changed=self._changed):
-            lines.extend(line for line in batch if "Metrics -" in line)
+        lines = [
+            event.message
+            async for event in follow_log(self._folder, wait=False, changed=self._changed)
+            if "Metrics -" in event.message
+        ]
         return parse_metrics(lines, metric_type, statistic)
 
     async def aclose(self) -> None:
@@ -687,4 +662,10 @@ def _load_result(path: Path, allow_pickle: bool) -> dict[str, Any]:
 
 
 def _copy_outputs(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    shutil.copytree(
+        source,
+        target,
+        symlinks=True,
+        dirs_exist_ok=True,
+        ignore=lambda folder, names: [PRIVATE_FOLDER] if Path(folder) == source else [],
+    )

@@ -84,6 +84,8 @@ class LiveRun(Protocol):
 
     async def cancel(self, reason: str = ...) -> None: ...
 
+    def request_cancel(self, reason: str) -> None: ...
+
 
 # Runs this process drives, by job folder: handles made here follow them through
 # wake-ups instead of polling, and cancel them directly. Strong references until the
@@ -168,11 +170,15 @@ class SupervisedRun:
 
     async def cancel(self, reason: str = "Cancelled by the user") -> None:
         """Cancel the job and wait until its supervisor has recorded it and exited."""
+        self.request_cancel(reason)
+        await self.done.wait()
+
+    def request_cancel(self, reason: str) -> None:
+        """Start cancelling the job; :attr:`done` is set once it has stopped."""
         if self._task is not None and not self._task.done():
             self._cancel_requested = True
             self._cancel_reason = reason
             self._task.cancel()
-        await self.done.wait()
 
     def _admit(self, error: BaseException | None = None) -> None:
         if self._admitted is not None and not self._admitted.done():

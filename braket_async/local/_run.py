@@ -18,6 +18,7 @@ import copy
 import datetime
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,7 +26,14 @@ from typing import Any, BinaryIO
 from .._shield import finish
 from .._states import JobState
 from ..runtimes import Execution, JobRuntime, JobSpec
-from ._folder import LOG_FILE, merge_outputs, private_folder, process_identity, write_metadata
+from ._folder import (
+    LOG_FILE,
+    LOG_TIMES_FILE,
+    merge_outputs,
+    private_folder,
+    process_identity,
+    write_metadata,
+)
 
 __all__ = ["MAX_PENDING_BYTES", "LocalJobRun"]
 
@@ -144,13 +152,19 @@ class LocalJobRun:
 
     async def cancel(self, reason: str = "Cancelled", state: JobState = JobState.CANCELLED) -> None:
         """Stop the job, record it ``state`` (unless it ended already) and wait."""
+        self.request_cancel(reason, state)
+        await self.done.wait()
+
+    def request_cancel(self, reason: str, state: JobState = JobState.CANCELLED) -> None:
+        """Start stopping the job; :attr:`done` is set once it is recorded."""
         if self._task is not None and not self._task.done():
             self._cancel = (state, reason)
             self._task.cancel()
-        await self.done.wait()
 
     async def _main(self) -> None:
-        log_file = await asyncio.to_thread(_open_log, self.folder / LOG_FILE)
+        log_file = await asyncio.to_thread(
+            _LogFile, self.folder / LOG_FILE, private_folder(self.folder) / LOG_TIMES_FILE
+        )
         writer = asyncio.create_task(self._write_log(log_file))
         try:
             if not self._runtime.has_free_slot:
@@ -243,23 +257,23 @@ class LocalJobRun:
             self._has_room.clear()
         self._has_pending.set()
 
-    async def _write_log(self, log_file: BinaryIO) -> None:
+    async def _write_log(self, log_file: _LogFile) -> None:
         while True:
             await self._has_pending.wait()
             await self._flush(log_file)
             if self._output_ended and not self._pending:
                 return
 
-    async def _flush(self, log_file: BinaryIO) -> None:
+    async def _flush(self, log_file: _LogFile) -> None:
         batch, self._pending, self._pending_bytes = self._pending, [], 0
         self._has_pending.clear()
         self._has_room.set()
         if batch:
             data = "".join(line + "\n" for line in batch).encode("utf-8", "replace")
-            await asyncio.to_thread(_write_flush, log_file, data)
+            await asyncio.to_thread(log_file.append, data)
             self._on_change()
 
-    async def _finalize(self, log_file: BinaryIO, writer: asyncio.Task[None]) -> None:
+    async def _finalize(self, log_file: _LogFile, writer: asyncio.Task[None]) -> None:
         try:
             self._output_ended = True
             self._has_pending.set()
@@ -316,11 +330,28 @@ def _with_refusals(reason: str, refused: list[str]) -> str:
     return f"{reason}; outputs refused: {'; '.join(refused)}"
 
 
-def _open_log(path: Path) -> BinaryIO:
+class _LogFile:
+    """``log.txt`` and, beside it, when each batch of lines reached it.
+
+    ``log-times`` has one line ``<end offset> <epoch seconds>`` per batch, so that any
+    follower gives each line the time it was logged, however late it reads.
+    """
+
+    def __init__(self, path: Path, times: Path) -> None:
+        self._log = _open_append(path)
+        self._times = _open_append(times)
+
+    def append(self, data: bytes) -> None:
+        self._log.write(data)
+        self._log.flush()
+        self._times.write(f"{self._log.tell()} {time.time():.6f}\n".encode())
+        self._times.flush()
+
+    def close(self) -> None:
+        self._log.close()
+        self._times.close()
+
+
+def _open_append(path: Path) -> BinaryIO:
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     return os.fdopen(descriptor, "ab")
-
-
-def _write_flush(file: BinaryIO, data: bytes) -> None:
-    file.write(data)
-    file.flush()

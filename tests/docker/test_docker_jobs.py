@@ -84,11 +84,11 @@ async def test_docker_job_failure_and_cancel(tmp_path: Path, docker: aiodocker.D
         root=tmp_path,
         **docker_job(),  # type: ignore[arg-type]
     )
-    async for line in job.logs(wait=True):
-        if line == "ready":
+    async for event in job.logs(wait=True):
+        if event.message == "ready":
             break
     assert await job_containers(docker, "stopped") != []
-    assert await job.cancel() == JobState.CANCELLED
+    assert await job.cancel(wait=True) == JobState.CANCELLED
     assert await job_containers(docker, "stopped") == []
 
 

@@ -40,8 +40,8 @@ def write(tmp_path: Path, name: str, source: str) -> Path:
 
 
 async def _first_line(job: LocalQuantumJob) -> str:
-    async for line in job.logs(wait=True):
-        return line
+    async for event in job.logs(wait=True):
+        return event.message
     raise AssertionError("the job printed nothing")
 
 
@@ -69,7 +69,7 @@ async def test_another_process_cancels_a_docker_job(
     try:
         job = LocalQuantumJob("local:job/owned", root=tmp_path)
         assert await _first_line(job) == "started"
-        assert await job.cancel() is JobState.CANCELLED
+        assert await job.cancel(wait=True) is JobState.CANCELLED
         assert await job_containers(docker, "owned") == []
         owner.communicate(timeout=60)
         assert owner.returncode == 0

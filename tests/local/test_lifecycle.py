@@ -109,9 +109,9 @@ async def test_detached_job_runs_on_and_another_process_collects_it(
     job = LocalQuantumJob("local:job/owned", root=jobs_root)
     assert await job.state() is JobState.RUNNING
     lines = []
-    async for line in job.logs(wait=True):
-        lines.append(line)
-        if line == "waiting":
+    async for event in job.logs(wait=True):
+        lines.append(event.message)
+        if event.message == "waiting":
             gate.touch()
     assert lines == ["waiting", "done"]
     assert await job.result() == {"ran": "on"}
@@ -129,8 +129,8 @@ async def test_second_process_follows_and_cancels_a_live_job(
         supervisor, bootstrap = _job_pids(folder)
         job = LocalQuantumJob("local:job/owned", root=jobs_root)
         assert await job.state() is JobState.RUNNING
-        assert [line async for line in job.logs()] == ["started"]
-        assert await job.cancel() is JobState.CANCELLED
+        assert await job.logs().lines() == ["started"]
+        assert await job.cancel(wait=True) is JobState.CANCELLED
         # Gone when cancel() returns: the job's processes and what they left behind.
         assert not alive(bootstrap)
         assert not alive(int(child_file.read_text()))
@@ -168,11 +168,11 @@ async def test_cancel_kills_a_setsid_grandchild_quickly(
 ) -> None:
     source = _sleeper(write_module, child_file, setsid=True)
     async with LocalQuantumJob.create(DEVICE, source, root=jobs_root) as job:
-        async for line in job.logs(wait=True):
-            assert line == "started"
+        async for event in job.logs(wait=True):
+            assert event.message == "started"
             break
         started = time.monotonic()
-        assert await job.cancel() is JobState.CANCELLED
+        assert await job.cancel(wait=True) is JobState.CANCELLED
         assert time.monotonic() - started < 8
     assert not alive(int(child_file.read_text()))
 
@@ -285,7 +285,7 @@ async def test_a_fifty_megabyte_line_is_read_whole(
         """,
     )
     job = await LocalQuantumJob.create(DEVICE, source, root=jobs_root)
-    lines = [line async for line in job.logs(wait=True)]
+    lines = await job.logs(wait=True).lines()
     assert [len(line) for line in lines] == [50 << 20]
 
 
@@ -394,3 +394,17 @@ async def test_an_aws_session_gives_the_job_its_credentials_and_nothing_else_hol
     for path in (jobs_root / "creds").rglob("*"):
         if path.is_file() and path.name != "results.json":
             assert b"s3cr3t" not in path.read_bytes(), path
+
+
+async def test_log_events_keep_the_time_they_were_logged(
+    write_module: WriteModule, jobs_root: Path
+) -> None:
+    source = write_module("stamps", "print('one', flush=True)\nprint('two')\n")
+    before = time.time()
+    job = await LocalQuantumJob.create(DEVICE, source, job_name="stamps", root=jobs_root)
+    live = [event async for event in job.logs(wait=True)]
+    assert [event.message for event in live] == ["one", "two"]
+    assert all(before <= event.timestamp <= time.time() for event in live)
+    assert {event.instance for event in live} == {"algo-1"}
+    late = [event async for event in LocalQuantumJob(job.arn, root=jobs_root).logs()]
+    assert late == live

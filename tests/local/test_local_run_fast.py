@@ -47,7 +47,7 @@ async def test_a_queued_job_cancelled_never_starts(source: Path, tmp_path: Path)
         DEVICE, source, job_name="queued", runtime=runtime, root=tmp_path
     )
     assert await queued.state() is JobState.QUEUED
-    assert await queued.cancel() is JobState.CANCELLED
+    assert await queued.cancel(wait=True) is JobState.CANCELLED
     runtime.started["first"].exit(0)
     assert await first.wait() is JobState.COMPLETED
     assert "queued" not in runtime.started
@@ -62,8 +62,8 @@ async def test_cancelling_a_running_job_kills_keeps_lines_and_collects(
     job = await LocalQuantumJob.create(DEVICE, source, job_name="c", runtime=runtime, root=tmp_path)
     execution = runtime.started["c"]
     execution.say("before")
-    assert [line async for line in job.logs()] in ([], ["before"])
-    assert await job.cancel() is JobState.CANCELLED
+    assert await job.logs().lines() in ([], ["before"])
+    assert await job.cancel(wait=True) is JobState.CANCELLED
     assert execution.killed
     assert execution.closed
     assert job.run_log == "before\n"

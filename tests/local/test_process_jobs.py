@@ -40,9 +40,9 @@ BLOCKING_JOB = """
 
 
 async def wait_for_line(job: LocalQuantumJob, prefix: str) -> str:
-    async for line in job.logs(wait=True):
-        if line.startswith(prefix):
-            return line
+    async for event in job.logs(wait=True):
+        if event.message.startswith(prefix):
+            return event.message
     raise AssertionError(f"the job ended without printing {prefix!r}")
 
 
@@ -70,7 +70,7 @@ async def test_job_runs_and_returns_its_result(write_module: WriteModule, jobs_r
     assert job.arn == "local:job/hello"
     assert await job.result() == {"doubled": 42}
     assert await job.state() == JobState.COMPLETED == "COMPLETED"
-    assert [line async for line in job.logs()] == ["hello from hello"]
+    assert await job.logs().lines() == ["hello from hello"]
     assert (jobs_root / "hello" / "results.json").is_file()
     assert (jobs_root / "hello" / "log.txt").read_text() == "hello from hello\n"
     metadata = await job.metadata()
@@ -128,7 +128,7 @@ async def test_cancel_stops_the_process_and_keeps_checkpoints(
     pid = int((await wait_for_line(job, "pid")).split()[1])
     await wait_for_line(job, "ready")
     assert await job.state() == JobState.RUNNING
-    assert await job.cancel() == JobState.CANCELLED
+    assert await job.cancel(wait=True) == JobState.CANCELLED
     assert process_gone(pid)
     checkpoint = jobs_root / "blocker" / "checkpoints" / "blocker.json"
     assert json.loads(checkpoint.read_text())["dataDictionary"] == {"step": 1}
@@ -191,12 +191,12 @@ async def test_every_log_line_reaches_every_follower_in_order(
     count = 20_000
     source = write_module("chatty", f"for i in range({count}):\n    print(i)\n")
     job = await LocalQuantumJob.create(DEVICE, source, root=jobs_root)
-    live = [line async for line in job.logs(wait=True)]
+    live = await job.logs(wait=True).lines()
     expected = [str(i) for i in range(count)]
     assert live == expected
-    assert [line async for line in job.logs(wait=True)] == expected
+    assert await job.logs(wait=True).lines() == expected
     reattached = LocalQuantumJob(job.arn, root=jobs_root)
-    assert [line async for line in reattached.logs()] == expected
+    assert await reattached.logs().lines() == expected
     assert (job.folder / "log.txt").read_text().splitlines() == expected
 
 

@@ -198,6 +198,18 @@ class QuantumJob(AsyncResource, abc.ABC):
         await self._copy_outputs(target)
         return target
 
+    async def next_state(
+        self, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
+    ) -> JobState:
+        """Wait until the job's state may have changed, at most about one interval; return it.
+
+        For watching many jobs (groups, progress displays) at the cost of the handle's
+        own waiting: no extra API calls for remote jobs, wake-ups for local ones.
+        """
+        with anyio.move_on_after(poll_interval_seconds):
+            await self.wait(poll_interval_seconds=poll_interval_seconds)
+        return await self.state(use_cached_value=True)
+
     async def _outputs_are_in(self, target: Path) -> bool:
         """Whether the job's outputs are in ``target`` already (a local job's folder)."""
         return False

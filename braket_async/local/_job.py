@@ -391,6 +391,13 @@ class LocalQuantumJob(QuantumJob):
             return await self.wait(poll_timeout_seconds, poll_interval_seconds)
         return await self._state_after_request()
 
+    async def next_state(
+        self, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
+    ) -> JobState:
+        """Wait for the next change of the job's files (at most an interval); its state."""
+        await self._changed(poll_interval_seconds)
+        return await self.state()
+
     async def _state_after_request(self) -> JobState:
         state = await self.state()
         return state if state.is_terminal else JobState.CANCELLING

@@ -18,11 +18,12 @@ from __future__ import annotations
 import heapq
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from typing import Any, TextIO
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import attrs
 
+from .._logs import LogEvent, LogStream
 from ..errors import ServiceError
 from ._session import AwsSession
 
@@ -32,27 +33,8 @@ __all__ = ["LOG_GROUP", "LogEvent", "RemoteLogStream", "follow_logs", "log_strea
 LOG_GROUP = "/aws/braket/jobs"
 
 # The official SDK's colours (blue, magenta, green, cyan, yellow), one per instance.
-_COLORS = (34, 35, 32, 36, 33)
 _INSTANCE = re.compile(r"^(algo-\d+)")
 _INSTANCE_NUMBER = re.compile(r"^algo-(\d+)$")
-
-
-@attrs.frozen
-class LogEvent:
-    """One line of a remote job's log.
-
-    Attributes:
-        timestamp: When the line was logged, in seconds since the epoch.
-        message: The line, without its trailing newline.
-        instance: The instance that printed it, e.g. ``"algo-1"``.
-    """
-
-    timestamp: float
-    message: str
-    instance: str
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def log_stream_prefix(job_name: str, job_arn: str) -> str:
@@ -212,57 +194,5 @@ async def follow_logs(
         await session.clock.sleep(poll_interval_seconds)
 
 
-class RemoteLogStream:
-    """What ``AwsQuantumJob.logs()`` returns: awaitable (prints) and async-iterable.
-
-    ``await job.logs(wait=True)`` prints every line, like the official SDK, each in its
-    instance's colour when writing to a terminal; ``async for event in job.logs()``
-    yields :class:`LogEvent` objects instead. Each use reads the log anew.
-
-    Args:
-        events: Starts a new iteration of the job's events (e.g. :func:`follow_logs`).
-        file: Where printing goes (default: standard output at the time of printing).
-        color: Colour lines by instance; default: when ``file`` is a terminal.
-    """
-
-    def __init__(
-        self,
-        events: Callable[[], AsyncIterator[LogEvent]],
-        *,
-        file: TextIO | None = None,
-        color: bool | None = None,
-    ) -> None:
-        self._events = events
-        self._file = file
-        self._color = color
-
-    def __aiter__(self) -> AsyncIterator[LogEvent]:
-        return self._events()
-
-    async def print(self) -> None:
-        """Print every event's message to the stream's file, flushing as they come."""
-        file = self._file or sys.stdout
-        color = self._color
-        if color is None:
-            isatty = getattr(file, "isatty", None)
-            color = bool(isatty()) if callable(isatty) else False
-        colors: dict[str, int] = {}
-        async for event in self._events():
-            if color:
-                code = colors.get(event.instance)
-                if code is None:
-                    code = colors[event.instance] = _color_for(event.instance, len(colors))
-                file.write(f"\x1b[{code}m{event.message}\x1b[0m\n")
-            else:
-                file.write(event.message + "\n")
-            file.flush()
-
-    def __await__(self) -> Generator[object, None, None]:
-        return self.print().__await__()
-
-
-def _color_for(instance: str, seen: int) -> int:
-    # algo-<i> keeps its colour from run to run; other names in order of appearance.
-    match = _INSTANCE_NUMBER.match(instance)
-    index = int(match.group(1)) - 1 if match else seen
-    return _COLORS[index % len(_COLORS)]
+# One stream type for every handle's log; the remote name stays for its users.
+RemoteLogStream = LogStream

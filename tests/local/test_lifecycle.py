@@ -34,6 +34,14 @@ def _job_pids(folder: Path) -> tuple[int, int]:
     return metadata["supervisor"]["pid"], metadata["jobProcess"]["pid"]
 
 
+async def _started(root: Path) -> None:
+    """Wait, through a handle of this process, for the job ``owned`` to say it started."""
+    async for event in LocalQuantumJob("local:job/owned", root=root).logs(wait=True):
+        if event.message == "started":
+            return
+    raise AssertionError("the job ended without starting")
+
+
 @pytest.fixture
 def child_file(tmp_path: Path) -> Path:
     return tmp_path / "child.pid"
@@ -66,7 +74,7 @@ async def test_owner_killed_ends_the_job_failed_and_leaves_nothing(
     source = _sleeper(write_module, child_file, setsid=True)
     owner = _start_owner(tmp_path, source, jobs_root, detach=False)
     folder = jobs_root / "owned"
-    wait_until(child_file.exists)
+    await _started(jobs_root)
     supervisor, bootstrap = _job_pids(folder)
     grandchild = int(child_file.read_text())
     workspace = Path(record(folder)["workspace"])
@@ -125,7 +133,7 @@ async def test_second_process_follows_and_cancels_a_live_job(
     owner = _start_owner(tmp_path, source, jobs_root, detach=False)
     try:
         folder = jobs_root / "owned"
-        wait_until(child_file.exists)
+        await _started(jobs_root)
         supervisor, bootstrap = _job_pids(folder)
         job = LocalQuantumJob("local:job/owned", root=jobs_root)
         assert await job.state() is JobState.RUNNING

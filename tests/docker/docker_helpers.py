@@ -34,7 +34,9 @@ class JobRecord:
     lines: list[str]
     exit_code: int
     failure: str | None
-    results: Path
+    results: Path  # what the job left in /opt/ml/model
+    checkpoints: Path
+    refused: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -74,10 +76,17 @@ async def run_job(runtime: DockerRuntime, spec: JobSpec, destination: Path) -> J
     try:
         lines = [line async for line in execution.output()]
         exit_code = await execution.wait()
-        failure = await execution.collect(destination)
+        outputs = await execution.collect(destination)
     finally:
         await execution.aclose()
-    return JobRecord(lines, exit_code, failure, destination)
+    return JobRecord(
+        lines,
+        exit_code,
+        outputs.failure_reason,
+        destination / "model",
+        destination / "checkpoints",
+        outputs.refused,
+    )
 
 
 @contextlib.asynccontextmanager

@@ -69,7 +69,7 @@ async def test_job_prints_lines_and_saves_a_result(jobs: JobFactory, run: Run) -
     assert record.exit_code == 0
     assert record.failure is None
     assert persisted(record.results / "results.json") == {"answer": 42}
-    assert (record.results / "checkpoints").is_dir()
+    assert record.checkpoints.is_dir()
 
 
 async def test_output_is_complete_and_in_order(jobs: JobFactory, run: Run) -> None:
@@ -170,7 +170,7 @@ async def test_checkpoints_go_in_and_come_out(jobs: JobFactory, run: Run, tmp_pa
     assert record.exit_code == 0, record.lines
     assert "checkpoint dir /opt/custom/ckpt" in record.lines
     assert "found from an earlier run" in record.lines
-    checkpoints = record.results / "checkpoints"
+    checkpoints = record.checkpoints
     assert persisted(checkpoints / f"{spec.job_name}_s7.json") == {"step": 7}
     assert (checkpoints / "note.txt").read_text() == "from an earlier run"
     assert (checkpoints / "nested" / "raw.bin").read_bytes() == bytes(range(256))

@@ -41,6 +41,7 @@ from ..config import (
     StoppingCondition,
 )
 from ..errors import ConfigurationError, JobNotFoundError, ServiceError
+from ._submit import CLIENT_TOKEN_TAG
 
 if TYPE_CHECKING:
     from ._session import AwsSession
@@ -402,6 +403,11 @@ def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
         isinstance(key, str) and key and isinstance(value, str) for key, value in tags.items()
     ):
         raise ConfigurationError("tags must be a dict of non-empty strings to strings")
+    if CLIENT_TOKEN_TAG in tags:
+        raise ConfigurationError(
+            f"The tag {CLIENT_TOKEN_TAG!r} is braket_async's own (it carries the job's "
+            "clientToken): choose another key"
+        )
     return dict(tags)
 
 

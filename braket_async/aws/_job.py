@@ -34,6 +34,7 @@ from ..metrics import MetricStatistic, MetricType
 from ._create import build_request, job_arn_region, parse_s3_uri, plan_job
 from ._logs import LOG_GROUP, LogEvent, RemoteLogStream, follow_logs
 from ._session import AwsSession
+from ._submit import submit_job
 
 __all__ = ["AwsQuantumJob", "QueuePosition"]
 
@@ -233,9 +234,8 @@ class AwsQuantumJob(AsyncResource):
                 )
         try:
             request = await build_request(session, plan)
-            # The session retries with the same clientToken: one job, however many tries.
-            response = await session.call("braket", "create_job", **request)
-            job = cls(str(response["jobArn"]), session)
+            # Every attempt sends the same clientToken; a lost answer is looked up.
+            job = cls(await submit_job(session, request), session)
         except BaseException:
             if owns:
                 await finish(session.aclose())

@@ -43,6 +43,7 @@ from ..errors import (
 )
 from ._session import is_transient
 from ._throttle import RetryPolicy
+from ._times import service_time
 
 if TYPE_CHECKING:
     from ._session import AwsSession
@@ -401,7 +402,11 @@ class JobPoller:
         missing = set(wanted)
         params: dict[str, Any] = {
             "filters": [
-                {"name": "createdAt", "operator": "BETWEEN", "values": [_iso(low), _iso(high)]}
+                {
+                    "name": "createdAt",
+                    "operator": "BETWEEN",
+                    "values": [service_time(low), service_time(high)],
+                }
             ],
             "maxResults": _PAGE_SIZE,
         }
@@ -510,12 +515,6 @@ def _utc(moment: datetime.datetime) -> datetime.datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=datetime.timezone.utc)
     return moment.astimezone(datetime.timezone.utc)
-
-
-def _iso(moment: datetime.datetime) -> str:
-    """ISO 8601 in UTC with milliseconds, as the service writes its own times."""
-    utc = moment.astimezone(datetime.timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def _chunks(items: Iterable[str], size: int) -> list[list[str]]:

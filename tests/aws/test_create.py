@@ -34,6 +34,7 @@ from braket_async.aws import (
     S3DataSourceConfig,
     StoppingCondition,
 )
+from braket_async.aws._submit import CLIENT_TOKEN_TAG
 from braket_async.emulator import Faults
 from braket_async.emulator.testing import EmulatorStack
 from braket_async.errors import ConfigurationError, JobNotFoundError
@@ -116,7 +117,9 @@ async def test_create_with_every_parameter(
     assert meta["stoppingCondition"] == {"maxRuntimeInSeconds": 600}
     assert meta["outputDataConfig"] == {"s3Path": f"s3://{bucket}/out", "kmsKeyId": "key-1"}
     assert meta["checkpointConfig"] == {"localPath": "/opt/ckpt", "s3Uri": f"s3://{bucket}/ck"}
+    token = meta["tags"].pop(CLIENT_TOKEN_TAG)
     assert meta["tags"] == {"team": "q", "run": "1"}
+    assert len(token) == 36
     assert meta["associations"] == [{"arn": RESERVATION, "type": "RESERVATION_TIME_WINDOW_ARN"}]
 
     channels = {channel["channelName"]: channel for channel in meta["inputDataConfig"]}
@@ -319,6 +322,7 @@ def _bad_arguments(tmp_path: Path) -> list[tuple[dict[str, Any], str]]:
         ({"checkpoint_config": CheckpointConfig(s3_uri="http://x")}, "Invalid checkpoint"),
         ({"copy_checkpoints_from_job": "job-name"}, "Invalid job ARN"),
         ({"tags": {"a": 1}}, "tags must be"),
+        ({"tags": {CLIENT_TOKEN_TAG: "mine"}}, "braket_async's own"),
         ({"reservation_arn": "reservation"}, "Invalid reservation_arn"),
         (
             {"device": "arn:aws:braket:eu-west-2::device/qpu/oqc/Lucy"},

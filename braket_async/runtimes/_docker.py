@@ -41,6 +41,7 @@ from ._layout import (
     MODEL_PATH,
     job_environment,
 )
+from ._output import LineSplitter
 from ._staging import job_tree
 
 __all__ = ["JOB_ARN_LABEL", "JOB_LABEL", "DockerExecution", "DockerRuntime"]
@@ -511,45 +512,6 @@ class DockerExecution:
 
 class _Missing(Exception):
     """The daemon has no such path in the container."""
-
-
-class LineSplitter:
-    """Splits the chunks of a job's stdout and stderr into lines.
-
-    Chunks may end anywhere, also inside a line or a UTF-8 character; each stream keeps
-    its own unfinished line. ``\\n`` and ``\\r\\n`` end lines; bytes that are not UTF-8
-    become U+FFFD, so no output can break the reader.
-    """
-
-    def __init__(self) -> None:
-        self._partial: dict[int, list[bytes]] = {}
-
-    def feed(self, stream: int, data: bytes) -> list[str]:
-        """Add a chunk of ``stream`` (1 stdout, 2 stderr); return the lines it completes."""
-        if b"\n" not in data:
-            if data:
-                self._partial.setdefault(stream, []).append(data)
-            return []
-        parts = data.split(b"\n")
-        earlier = self._partial.pop(stream, None)
-        if earlier:
-            earlier.append(parts[0])
-            parts[0] = b"".join(earlier)
-        rest = parts.pop()
-        if rest:
-            self._partial[stream] = [rest]
-        return [_decode_line(part) for part in parts]
-
-    def close(self) -> list[str]:
-        """The streams ended: return their unfinished last lines (stdout first)."""
-        partial, self._partial = self._partial, {}
-        return [_decode_line(b"".join(partial[stream])) for stream in sorted(partial)]
-
-
-def _decode_line(raw: bytes) -> str:
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
-    return raw.decode("utf-8", errors="replace")
 
 
 # --- safe extraction (blocking; run in a worker thread) ----------------------------------

@@ -12,7 +12,8 @@ import pytest
 
 from braket_async.errors import ContainerError
 from braket_async.runtimes import _docker
-from braket_async.runtimes._docker import LineSplitter, extract_folder
+from braket_async.runtimes._docker import extract_folder
+from braket_async.runtimes._output import LineSplitter
 
 # --- line splitting -------------------------------------------------------------------------
 

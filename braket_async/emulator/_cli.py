@@ -64,7 +64,10 @@ async def _serve(options: argparse.Namespace, aws_endpoint_url: str) -> None:
         runner = FakeRunner()
     else:
         runner = RuntimeJobRunner(
-            aws, runtime=ProcessRuntime(max_concurrent_jobs=options.max_concurrent_jobs)
+            aws,
+            runtime=ProcessRuntime(
+                max_concurrent_jobs=options.max_concurrent_jobs, inherit_environment=False
+            ),
         )
     limits = (
         RateLimits.disabled() if options.no_rate_limits else RateLimits().scaled(options.rate_scale)

@@ -100,7 +100,9 @@ class RuntimeJobRunner:
     Args:
         aws: The S3 and CloudWatch Logs endpoint (and the credentials jobs get).
         runtime: The runtime (default: a :class:`~braket_async.runtimes.ProcessRuntime`
-            owned by the runner). Its ``max_concurrent_jobs`` bounds running jobs.
+            owned by the runner, whose jobs see none of this process's environment but
+            the basics). Its ``max_concurrent_jobs`` bounds running jobs. Pass a runtime
+            with ``inherit_environment=False`` too, or jobs see the operator's variables.
         log_batch_seconds: How long log lines may wait to be sent together.
         work_root: Where per-job scratch folders are made (default: the system's).
     """
@@ -114,7 +116,7 @@ class RuntimeJobRunner:
         work_root: Path | None = None,
     ) -> None:
         self.aws = aws
-        self.runtime = runtime if runtime is not None else ProcessRuntime()
+        self.runtime = runtime if runtime is not None else ProcessRuntime(inherit_environment=False)
         self._owns_runtime = runtime is None
         self.log_batch_seconds = log_batch_seconds
         self.work_root = work_root

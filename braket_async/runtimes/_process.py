@@ -49,6 +49,10 @@ __all__ = ["ProcessExecution", "ProcessRuntime"]
 
 # Variables of the parent that would change which code the job imports.
 _DROPPED_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT")
+# What a job of a runtime with ``inherit_environment=False`` still sees of this process's
+# environment: what finding programs and text needs, and coverage measurement of jobs.
+_CLEAN_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
+_CLEAN_PREFIXES = ("COVERAGE_",)
 
 
 class ProcessRuntime(JobRuntime):
@@ -66,6 +70,10 @@ class ProcessRuntime(JobRuntime):
             job-environments``, else ``~/.cache/...``). Requirements never go into
             ``python`` itself.
         max_concurrent_jobs: How many jobs may run at once; ``None`` for no limit.
+        inherit_environment: Whether jobs see this process's environment variables
+            (default) or only a clean base (``PATH``, ``HOME``, the locale, ``TZ``) and
+            what the job is given: a service that runs other people's jobs, such as the
+            emulator, keeps its own credentials and settings from them so.
     """
 
     name = "process"
@@ -78,8 +86,10 @@ class ProcessRuntime(JobRuntime):
         kill_grace_seconds: float = 5.0,
         environment_cache: str | os.PathLike[str] | None = None,
         max_concurrent_jobs: int | None = None,
+        inherit_environment: bool = True,
     ) -> None:
         super().__init__(max_concurrent_jobs=max_concurrent_jobs)
+        self.inherit_environment = inherit_environment
         self.environment_cache = (
             Path(environment_cache) if environment_cache is not None else _default_cache()
         )
@@ -109,9 +119,7 @@ class ProcessRuntime(JobRuntime):
             def rebase(path: str) -> str:
                 return str(workspace / path.lstrip("/"))
 
-            environment = {
-                name: value for name, value in os.environ.items() if name not in _DROPPED_VARIABLES
-            }
+            environment = _base_environment(self.inherit_environment)
             environment.update(job_environment(spec, rebase))
             # Temporary files of the job and its bootstrap go with the workspace.
             scratch = workspace / "tmp"
@@ -140,6 +148,17 @@ class ProcessRuntime(JobRuntime):
                 raise ContainerError(f"Could not start job {spec.job_name}: {exc}") from exc
             raise
         return ProcessExecution(spec, process, protocol, workspace, self.kill_grace_seconds)
+
+
+def _base_environment(inherit: bool) -> dict[str, str]:
+    """The variables of this process a job starts from."""
+    if inherit:
+        return {name: value for name, value in os.environ.items() if name not in _DROPPED_VARIABLES}
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in _CLEAN_VARIABLES or name.startswith(_CLEAN_PREFIXES)
+    }
 
 
 def _default_cache() -> Path:

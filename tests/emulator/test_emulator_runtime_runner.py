@@ -324,3 +324,37 @@ async def test_max_runtime_stops_the_job(
     assert record.failure_reason is not None
     assert "maxRuntimeInSeconds (2)" in record.failure_reason
     assert "MAX_RUNTIME_EXCEEDED" in [event["eventType"] for event in record.events]
+
+
+async def test_jobs_get_the_emulators_test_credentials_and_nothing_of_the_operators(
+    real_stack: EmulatorStack,
+    bucket: str,
+    job_request: JobRequest,
+    source_tarball: Callable[[dict[str, str]], bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The operator's own session, as a developer's shell has it when they start the emulator.
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "operator-session-token")
+    monkeypatch.setenv("AWS_SECURITY_TOKEN", "operator-security-token")
+    monkeypatch.setenv("GITHUB_TOKEN", "operator-github-token")
+    script = """
+        import os
+        from braket_async.jobs import save_job_result
+        save_job_result({name: os.environ.get(name) for name in (
+            "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "GITHUB_TOKEN",
+            "AWS_ACCESS_KEY_ID", "PATH")})
+    """
+    await _put(
+        real_stack,
+        bucket,
+        {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": script})},
+    )
+
+    record = await _run(real_stack, job_request())
+
+    assert record.status == "COMPLETED", record.failure_reason
+    members = _members(await _get(real_stack, bucket, "jobs/test-job/data/output/model.tar.gz"))
+    seen = json.loads(members["results.json"])["dataDictionary"]
+    assert seen.pop("AWS_ACCESS_KEY_ID") == real_stack.aws.access_key_id
+    assert seen.pop("PATH")
+    assert seen == dict.fromkeys(("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "GITHUB_TOKEN"))

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .aws import AwsQuantumJob, AwsSession
     from .config import CheckpointConfig
     from .errors import (
+        ArchiveError,
         BraketAsyncError,
         ClosedError,
         ConfigurationError,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         RuntimeUnavailableError,
         ServiceError,
         ThrottlingError,
+        UnsafeArchiveError,
     )
     from .local import LocalQuantumJob
     from .metrics import MetricStatistic, MetricType
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 # Imported on first use: ``import braket_async.jobs`` inside a job must work with the
 # standard library alone, and ``import braket_async`` stays cheap until a name is used.
 _LAZY = {
+    "ArchiveError": ".errors",
     "AwsQuantumJob": ".aws",
     "AwsSession": ".aws",
     "BraketAsyncError": ".errors",
@@ -59,9 +62,11 @@ _LAZY = {
     "RuntimeUnavailableError": ".errors",
     "ServiceError": ".errors",
     "ThrottlingError": ".errors",
+    "UnsafeArchiveError": ".errors",
 }
 
 __all__ = [
+    "ArchiveError",
     "AwsQuantumJob",
     "AwsSession",
     "BraketAsyncError",
@@ -84,6 +89,7 @@ __all__ = [
     "RuntimeUnavailableError",
     "ServiceError",
     "ThrottlingError",
+    "UnsafeArchiveError",
 ]
 
 

@@ -11,18 +11,22 @@ against the real file system as a second line.
 from __future__ import annotations
 
 import errno
+import gzip
+import io
 import os
-import posixpath
 import tarfile
+import zlib
 from pathlib import Path, PurePosixPath
 
-from .errors import BraketAsyncError
+from .errors import ArchiveError, UnsafeArchiveError
 
-__all__ = ["UnsafeArchiveError", "copy_tree", "link_refusal", "safe_extract"]
-
-
-class UnsafeArchiveError(BraketAsyncError, ValueError):
-    """An archive member would land outside the folder it is extracted into."""
+__all__ = [
+    "copy_tree",
+    "link_refusal",
+    "safe_extract",
+    "safe_relative_path",
+    "tar_gz_folder",
+]
 
 
 def link_refusal(target: str) -> str | None:
@@ -136,11 +140,21 @@ def _copy_file(folder: int, name: str, target: Path) -> None:
         os.close(source)
 
 
+def safe_relative_path(name: str) -> PurePosixPath:
+    """``name`` (an archive member, an object key below a prefix) as a relative path that
+    stays inside its folder; raise :class:`UnsafeArchiveError` for an absolute name, one
+    with ``..`` or a backslash, or one that names the folder itself."""
+    relative = _relative(name)
+    if not relative.parts:
+        raise UnsafeArchiveError(f"refusing path {name!r}: it names no file")
+    return relative
+
+
 def _relative(name: str) -> PurePosixPath:
     path = PurePosixPath(name)
     parts = [part for part in path.parts if part not in ("", ".")]
     if path.is_absolute() or ".." in parts or "\\" in name:
-        raise UnsafeArchiveError(f"refusing archive member {name!r}: it leaves the target")
+        raise UnsafeArchiveError(f"refusing path {name!r}: it leaves the target folder")
     return PurePosixPath(*parts)
 
 
@@ -148,20 +162,19 @@ def _check(members: list[tarfile.TarInfo]) -> None:
     links: set[PurePosixPath] = set()
     for member in members:
         path = _relative(member.name)
+        if not path.parts and not member.isdir():
+            raise UnsafeArchiveError(f"refusing archive member {member.name!r}: it names no file")
         if any(parent in links for parent in path.parents):
             raise UnsafeArchiveError(
                 f"refusing archive member {member.name!r}: its path goes through a link"
             )
         if member.issym():
-            target = member.linkname
-            resolved = posixpath.normpath(posixpath.join(str(path.parent), target))
-            if posixpath.isabs(target) or resolved == ".." or resolved.startswith("../"):
-                raise UnsafeArchiveError(
-                    f"refusing link {member.name!r} -> {target!r}: it points outside the target"
-                )
+            why = link_refusal(member.linkname)
+            if why is not None:
+                raise UnsafeArchiveError(f"refusing archive member {member.name!r}: {why}")
             links.add(path)
         elif member.islnk():
-            _relative(member.linkname)
+            safe_relative_path(member.linkname)
             links.add(path)
         elif not (member.isfile() or member.isdir()):
             raise UnsafeArchiveError(
@@ -169,26 +182,50 @@ def _check(members: list[tarfile.TarInfo]) -> None:
             )
 
 
-def safe_extract(archive: str | os.PathLike[str], destination: str | os.PathLike[str]) -> list[str]:
-    """Extract the tar archive (plain or compressed) at ``archive`` into ``destination``.
+def safe_extract(
+    archive: str | os.PathLike[str] | bytes,
+    destination: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+) -> list[str]:
+    """Extract the tar archive (plain or compressed; a file or its bytes) into
+    ``destination``, which is created if needed. Returns the members' names.
 
-    Returns the members' names. ``destination`` is created if needed.
+    Links may stay only where :func:`link_refusal` lets them, the same policy as for
+    folders a job wrote.
 
     Raises:
-        UnsafeArchiveError: A member would land outside ``destination`` (a ``ValueError``);
-            nothing was extracted.
-        tarfile.TarError: The file is not a readable tar archive.
+        UnsafeArchiveError: A member would land outside ``destination``; nothing was
+            extracted.
+        ArchiveError: ``archive`` is not a readable tar archive (``name`` says which, in
+            the message).
     """
     target = Path(destination)
-    with tarfile.open(archive, mode="r:*") as tar:
-        members = tar.getmembers()
-        _check(members)
-        target.mkdir(parents=True, exist_ok=True)
-        if hasattr(tarfile, "data_filter"):
-            try:
-                tar.extractall(target, members=members, filter="data")
-            except tarfile.FilterError as exc:
-                raise UnsafeArchiveError(f"refusing archive: {exc}") from exc
-        else:  # pragma: no cover - Python without extraction filters (< 3.10.12)
-            tar.extractall(target, members=members)  # members checked above
+    label = name if name is not None else "the archive"
+    source = {"fileobj": io.BytesIO(archive)} if isinstance(archive, bytes) else {"name": archive}
+    try:
+        with tarfile.open(mode="r:*", **source) as tar:
+            members = tar.getmembers()
+            _check(members)
+            target.mkdir(parents=True, exist_ok=True)
+            if hasattr(tarfile, "data_filter"):
+                try:
+                    tar.extractall(target, members=members, filter="data")
+                except tarfile.FilterError as exc:
+                    raise UnsafeArchiveError(f"refusing {label}: {exc}") from exc
+            else:  # pragma: no cover - Python without extraction filters (< 3.10.12)
+                tar.extractall(target, members=members)  # members checked above
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise ArchiveError(f"{label} is not a readable tar archive ({exc})") from exc
     return [member.name for member in members]
+
+
+def tar_gz_folder(folder: Path, *, exclude: frozenset[str] = frozenset()) -> bytes:
+    """The contents of ``folder`` (top-level names in ``exclude`` left out) as tar.gz."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        if folder.is_dir():
+            for entry in sorted(folder.iterdir()):
+                if entry.name not in exclude:
+                    tar.add(entry, arcname=entry.name)
+    return buffer.getvalue()

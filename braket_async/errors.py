@@ -12,6 +12,8 @@ working::
     │   └── JobCancelledError                the job ended CANCELLED
     ├── JobTimeoutError (TimeoutError)       waiting for the job took too long
     ├── ResultError (ValueError)             a saved result cannot be read
+    ├── ArchiveError (ValueError)            an archive is not a readable tar archive
+    │   └── UnsafeArchiveError               ... or would put files outside its folder
     ├── RuntimeUnavailableError (OSError)    Docker daemon, image or interpreter missing
     ├── ContainerError (OSError)             the runtime failed while running a job
     ├── ServiceError                         the Braket service answered with an error
@@ -25,6 +27,7 @@ boundary that calls them, with the original chained as ``__cause__``.
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveError",
     "BraketAsyncError",
     "ClosedError",
     "ConfigurationError",
@@ -37,6 +40,7 @@ __all__ = [
     "RuntimeUnavailableError",
     "ServiceError",
     "ThrottlingError",
+    "UnsafeArchiveError",
 ]
 
 
@@ -80,6 +84,16 @@ class JobCancelledError(JobFailedError):
 
 class ResultError(BraketAsyncError, ValueError):
     """A job's saved result cannot be read: not UTF-8 JSON, a folder, a link."""
+
+
+class ArchiveError(BraketAsyncError, ValueError):
+    """An archive (a job's output, a source tarball) is not a readable tar archive."""
+
+
+class UnsafeArchiveError(ArchiveError):
+    """An archive has a member that would land outside the folder it is extracted into:
+    an absolute name, ``..``, a link that leaves it, a device or FIFO. Nothing of it is
+    extracted."""
 
 
 class JobTimeoutError(BraketAsyncError, TimeoutError):

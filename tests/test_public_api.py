@@ -8,6 +8,7 @@ import pytest
 
 PUBLIC_NAMES = {
     "braket_async": [
+        "ArchiveError",
         "AwsQuantumJob",
         "AwsSession",
         "BraketAsyncError",
@@ -30,6 +31,7 @@ PUBLIC_NAMES = {
         "RuntimeUnavailableError",
         "ServiceError",
         "ThrottlingError",
+        "UnsafeArchiveError",
     ],
     "braket_async.jobs": [
         "PersistedJobDataFormat",
@@ -105,6 +107,7 @@ PUBLIC_NAMES = {
         "moto_server",
     ],
     "braket_async.errors": [
+        "ArchiveError",
         "BraketAsyncError",
         "ClosedError",
         "ConfigurationError",
@@ -117,6 +120,7 @@ PUBLIC_NAMES = {
         "RuntimeUnavailableError",
         "ServiceError",
         "ThrottlingError",
+        "UnsafeArchiveError",
     ],
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import errno
+import functools
 import os
 import shutil
 import tempfile
@@ -504,6 +505,7 @@ class AwsQuantumJob(AsyncResource):
             RuntimeError: The result is pickled and ``allow_pickle`` is false.
             ServiceError: The output archive could not be downloaded (e.g. ``NoSuchKey``).
             UnsafeArchiveError: The archive has members that would land outside its folder.
+            ArchiveError: The output archive is not a readable tar archive.
         """
         metadata = await self._wait_for_success(poll_timeout_seconds, poll_interval_seconds)
         folder = Path(
@@ -548,6 +550,7 @@ class AwsQuantumJob(AsyncResource):
             JobTimeoutError: It did not end within ``poll_timeout_seconds``.
             ServiceError: The output archive could not be downloaded.
             UnsafeArchiveError: The archive has members that would land outside its folder.
+            ArchiveError: The output archive is not a readable tar archive.
         """
         metadata = await self._wait_for_success(poll_timeout_seconds, poll_interval_seconds)
         name = str(metadata["jobName"])
@@ -571,7 +574,9 @@ class AwsQuantumJob(AsyncResource):
         async with response["Body"] as body, await anyio.open_file(archive, "wb") as file:
             while chunk := await body.read(1 << 20):
                 await file.write(chunk)
-        await anyio.to_thread.run_sync(safe_extract, archive, destination)
+        await anyio.to_thread.run_sync(
+            functools.partial(safe_extract, archive, destination, name=f"s3://{bucket}/{key}")
+        )
 
     async def metrics(
         self,

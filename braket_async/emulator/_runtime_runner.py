@@ -27,10 +27,11 @@ import anyio.to_thread
 import attrs
 import botocore.exceptions  # type: ignore[import-untyped]
 
+from .._archives import safe_extract, tar_gz_folder
 from .._shield import finish
+from ..errors import ArchiveError
 from ..runtimes import Execution, JobRuntime, JobSpec, ProcessRuntime
 from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER
-from ._archives import UnsafeArchiveError, safe_extract, tar_gz_folder
 from ._cloudwatch import LogStreamWriter, ensure_log_group
 from ._runner import JobControl
 from ._s3 import download_object, download_prefix, parse_s3_uri, upload_folder
@@ -226,7 +227,7 @@ class _JobRun:
                 await download_prefix(self.s3, checkpoint["s3Uri"], checkpoint_input)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise _SetupError(f"ClientError: could not download the job's data: {exc}") from exc
-        except (UnsafeArchiveError, ValueError, OSError) as exc:
+        except (ArchiveError, ValueError, OSError) as exc:
             raise _SetupError(f"ClientError: {exc}") from exc
         code = sorted(code_folder.iterdir()) if code_folder.is_dir() else []
         return JobSpec(

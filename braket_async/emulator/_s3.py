@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from ._archives import safe_relative_path
+from .._archives import safe_relative_path
 
 __all__ = ["download_object", "download_prefix", "parse_s3_uri", "upload_folder"]
 

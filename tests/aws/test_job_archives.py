@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 
 import pytest
 from job_helpers import SV1, listing, put_object, tar_gz, write_module
 
-from braket_async._archives import UnsafeArchiveError, safe_extract
+from braket_async import ArchiveError, UnsafeArchiveError
+from braket_async._archives import safe_extract
 from braket_async.aws import AwsQuantumJob, AwsSession
 from braket_async.errors import ServiceError
 
@@ -110,6 +112,20 @@ async def test_result_refuses_an_unsafe_archive(
         await job.download_result(poll_interval_seconds=0.05)
     assert listing(cwd) == []
     assert not (tmp_path / "escape.json").exists()
+
+
+async def test_an_output_that_is_not_a_tar_archive_is_an_archive_error_naming_it(
+    fake_session: AwsSession, tmp_path: Path
+) -> None:
+    job, uri = await _completed_job(fake_session, tmp_path)
+    await put_object(fake_session, uri, b"<Error>not an archive</Error>")
+    message = rf"^{re.escape(uri)} is not a readable tar archive"
+    with pytest.raises(ArchiveError, match=message):
+        await job.result(poll_interval_seconds=0.05)
+    target = tmp_path / "out"
+    with pytest.raises(ArchiveError, match=message):
+        await job.download_result(target, poll_interval_seconds=0.05)
+    assert not target.exists() or listing(target) == []
 
 
 async def test_pickled_results_need_allow_pickle(fake_session: AwsSession, tmp_path: Path) -> None:

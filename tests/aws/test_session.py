@@ -38,6 +38,11 @@ async def test_jobs_role_from_iam(
     fake_session: AwsSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("BRAKET_JOBS_ROLE_ARN")
+    # The moto server is shared: roles other tests made are removed, so the account has none.
+    roles = await fake_session.call("iam", "list_roles", PathPrefix="/service-role/")
+    for role in roles["Roles"]:
+        if role["RoleName"].startswith("AmazonBraketJobsExecutionRole"):
+            await fake_session.call("iam", "delete_role", RoleName=role["RoleName"])
     with pytest.raises(ConfigurationError, match="No Braket jobs role"):
         await fake_session.jobs_role_arn()
     created = await fake_session.call(

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from braket_async.emulator._archives import (
-    UnsafeArchiveError,
-    safe_extract,
-    safe_relative_path,
-    tar_gz_folder,
-)
+from braket_async import ArchiveError, UnsafeArchiveError
+from braket_async._archives import safe_extract, safe_relative_path, tar_gz_folder
 
 
 def _archive(*members: tarfile.TarInfo, data: bytes = b"x") -> bytes:
@@ -49,7 +45,8 @@ def test_safe_names() -> None:
     "member",
     [
         _member("link", tarfile.SYMTYPE, "/etc/passwd"),
-        _member("hard", tarfile.LNKTYPE, "algo.py"),
+        _member("hard", tarfile.LNKTYPE, "../algo.py"),
+        _member("up", tarfile.SYMTYPE, "sub/../.."),
         _member("fifo", tarfile.FIFOTYPE),
         _member("../escape.py"),
     ],
@@ -77,3 +74,12 @@ def test_extract_and_pack_round_trip(tmp_path: Path) -> None:
     assert "checkpoints" not in names
     assert (tmp_path / "out" / "results.json").read_text() == "{}"
     assert (tmp_path / "out" / "sub" / "more.txt").read_text() == "more"
+
+
+@pytest.mark.parametrize("data", [b"", b"not a tar at all", b"\x1f\x8b\x08\x00broken gzip"])
+def test_what_is_not_a_tar_archive_is_an_archive_error_naming_it(
+    tmp_path: Path, data: bytes
+) -> None:
+    with pytest.raises(ArchiveError, match=r"^s3://b/k\.tar\.gz is not a readable tar archive"):
+        safe_extract(data, tmp_path / "out", name="s3://b/k.tar.gz")
+    assert not (tmp_path / "out").exists()

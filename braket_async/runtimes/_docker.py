@@ -42,7 +42,7 @@ from ._layout import (
     job_environment,
 )
 from ._output import LineSplitter
-from ._staging import job_tree
+from ._staging import job_tree, tar_stream
 
 __all__ = ["JOB_ARN_LABEL", "JOB_LABEL", "DockerExecution", "DockerRuntime"]
 
@@ -207,9 +207,9 @@ class DockerRuntime(JobRuntime):
         self._executions.add(execution)
         logger.debug("job %s: container %s from %s", spec.job_name, container.id[:12], image)
         try:
-            archive = await anyio.to_thread.run_sync(lambda: job_tree(spec).tar_bytes())
-            with _docker_errors("copying the job's files into its container"):
-                await container.put_archive("/", archive)  # type: ignore[no-untyped-call]
+            async with tar_stream(job_tree(spec)) as archive:
+                with _docker_errors("copying the job's files into its container"):
+                    await container.put_archive("/", archive)  # type: ignore[no-untyped-call]
             with _docker_errors("attaching to the job's container"):
                 await execution._attach()
             with _docker_errors("starting the job's container"):

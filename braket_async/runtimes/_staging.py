@@ -1,18 +1,22 @@
 """The file tree a job starts with, written as a folder or as a tar archive.
 
 One description (:func:`job_tree`) serves both runtimes: the process runtime writes it
-into a workspace folder, the Docker runtime sends it as one archive, so no bind mount of
-the user's tree is needed.
+into a workspace folder, the Docker runtime streams it as one archive
+(:func:`tar_stream`), so no bind mount of the user's tree is needed and a big source or
+input channel never sits in memory.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import os
 import shutil
 import tarfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import attrs
 
@@ -30,7 +34,7 @@ from ._layout import (
     hyperparameters_json,
 )
 
-__all__ = ["JobTree", "TreeEntry", "job_tree"]
+__all__ = ["JobTree", "TreeEntry", "job_tree", "tar_stream"]
 
 _PACKAGE_STUB = b'"""braket_async, as shipped into a job: the in-job API only."""\n'
 _SKIPPED_NAMES = frozenset({"__pycache__"})
@@ -79,11 +83,11 @@ class JobTree:
             else:
                 target.mkdir(parents=True, exist_ok=True)
 
-    def tar_bytes(self) -> bytes:
-        """The tree as an uncompressed tar archive rooted at ``/`` (blocking)."""
-        buffer = io.BytesIO()
+    def write_tar(self, output: BinaryIO) -> None:
+        """Write the tree to ``output`` as an uncompressed tar archive rooted at ``/``
+        (blocking; ``output`` is written in order, never sought)."""
         folders: set[str] = set()
-        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        with tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT) as archive:
             for entry in self.entries:
                 for parent in reversed(entry.path.parents[:-1]):
                     _add_folder(archive, parent, folders)
@@ -102,7 +106,62 @@ class JobTree:
                     archive.add(entry.source, arcname=name, filter=_skip_caches)
                 else:
                     _add_folder(archive, entry.path, folders)
-        return buffer.getvalue()
+
+
+@contextlib.asynccontextmanager
+async def tar_stream(
+    tree: JobTree, *, chunk_size: int = 1 << 20
+) -> AsyncIterator[AsyncIterator[bytes]]:
+    """The tree as a tar archive, as an iterator of chunks of at most ``chunk_size`` bytes.
+
+    A worker thread writes the archive into a pipe that the iterator reads, so memory
+    stays at a few chunks whatever the tree's size, and the thread waits while nobody
+    reads. The iterator may be read by another task (an HTTP client's body writer); when
+    the block is left, the pipe is closed, so the thread ends at its next write and a
+    reader still waiting sees the end. An error of the thread (a source file that
+    vanished) is raised by the iterator after the chunks written before it, and again
+    when the block is left without another error.
+    """
+    loop = asyncio.get_running_loop()
+    read_end, write_end = os.pipe()
+    with contextlib.suppress(ImportError, AttributeError, OSError):  # a bigger pipe (Linux)
+        import fcntl
+
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, chunk_size)
+    reader = asyncio.StreamReader(limit=chunk_size, loop=loop)
+    # Closed through the file object only: its close is idempotent, so a transport that
+    # was made before a cancel and closes it too cannot close a reused descriptor.
+    pipe = os.fdopen(read_end, "rb", buffering=0)
+    try:
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe
+        )
+    except BaseException:
+        pipe.close()
+        os.close(write_end)
+        raise
+
+    def write() -> None:
+        with os.fdopen(write_end, "wb", buffering=chunk_size) as output:
+            tree.write_tar(output)
+
+    writer = asyncio.ensure_future(asyncio.to_thread(write))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await reader.read(chunk_size):
+            yield chunk
+        await writer
+
+    try:
+        yield chunks()
+    except BaseException:
+        transport.close()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(writer)
+        raise
+    transport.close()  # a writer still writing gets BrokenPipeError and ends
+    with contextlib.suppress(BrokenPipeError):  # nobody read the rest
+        await asyncio.shield(writer)
 
 
 def _add_folder(archive: tarfile.TarFile, path: PurePosixPath, added: set[str]) -> None:

@@ -10,10 +10,12 @@ against the real file system as a second line.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
 import io
 import os
+import stat
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -22,6 +24,7 @@ from .errors import ArchiveError, UnsafeArchiveError
 
 __all__ = [
     "copy_tree",
+    "extract_tree",
     "link_refusal",
     "safe_extract",
     "safe_relative_path",
@@ -122,6 +125,128 @@ def _copy_folder(folder: int, destination: Path, label: PurePosixPath, refused: 
                 refused.append(f"{name}: a device, FIFO or socket")
         except OSError as exc:
             refused.append(f"{name}: cannot be copied ({exc.strerror or exc})")
+
+
+def extract_tree(archive: tarfile.TarFile, root: str, destination: Path, label: str) -> list[str]:
+    """Extract the folder ``root`` of ``archive`` (as ``docker cp`` sends one: ``root`` and
+    ``root/...``) into the new folder ``destination``, with :func:`copy_tree`'s policy.
+
+    Blocking; the archive is read once, in order (a stream will do). Every member is
+    written without following a link: files and folders are created exclusively below
+    ``destination`` through descriptors opened with ``O_NOFOLLOW``. Refused, one line
+    each (``<label>/<relative path>: why``), while everything else is extracted:
+    members outside ``root``, absolute names and ``..``, links :func:`link_refusal`
+    refuses, hard links to outside ``root``, devices and FIFOs, paths that go through a
+    link, and names that appear twice. Modes keep only the permission bits.
+
+    Raises:
+        ArchiveError: The archive cannot be read.
+    """
+    refused: list[str] = []
+    destination.mkdir(parents=True, exist_ok=False)
+    top = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    prefix = f"{root}/"
+    try:
+        for member in archive:
+            name = member.name.removeprefix("./").rstrip("/")
+            if name == root:
+                continue
+            shown = f"{label}/{name.removeprefix(prefix)}"
+            if not name.startswith(prefix):
+                refused.append(f"{label}: {member.name!r} is not inside the folder")
+                continue
+            why = _extract_member(archive, member, name[len(prefix) :], prefix, top)
+            if why is not None:
+                refused.append(f"{shown}: {why}")
+    except (tarfile.TarError, EOFError) as exc:
+        raise ArchiveError(f"the archive of the job's {label} folder is unreadable: {exc}") from exc
+    finally:
+        os.close(top)
+    return refused
+
+
+def _extract_member(
+    archive: tarfile.TarFile, member: tarfile.TarInfo, relative: str, prefix: str, top: int
+) -> str | None:
+    """Write one member below the folder ``top``; return why it was refused, or None."""
+    path = PurePosixPath(relative)
+    if path.is_absolute() or "\\" in relative or ".." in path.parts or not path.parts:
+        return "its path is absolute or goes up with '..'"
+    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+        return "a device, FIFO or socket"
+    if member.issym():
+        why = link_refusal(member.linkname)
+        if why is not None:
+            return why
+    if member.islnk():
+        target = PurePosixPath(member.linkname.removeprefix("./"))
+        if not str(target).startswith(prefix) or ".." in target.parts:
+            return "a hard link to a file outside the folder"
+    try:
+        parent = _open_parents(top, path.parts[:-1])
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            return "its path goes through a link or a file"
+        return f"cannot be written ({exc.strerror or exc})"
+    leaf = path.parts[-1]
+    mode = member.mode & 0o755
+    try:
+        if member.isdir():
+            try:
+                os.mkdir(leaf, 0o700 | mode, dir_fd=parent)
+            except FileExistsError:
+                if not _is_folder(parent, leaf):
+                    return "the name appears twice in the archive"
+        elif member.issym():
+            os.symlink(member.linkname, leaf, dir_fd=parent)
+        else:  # a file, or a hard link, whose data tarfile reads from its target
+            try:
+                data = archive.extractfile(member)
+            except KeyError:  # a hard link to a name the archive does not hold before it
+                return "a hard link to a file outside the folder"
+            if data is None:  # a hard link to a member that is not a file
+                return "a hard link to something that is not a file"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            written = os.open(leaf, flags, 0o600 | mode, dir_fd=parent)
+            try:
+                with data:
+                    while chunk := data.read(1 << 20):
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(written, view) :]
+            finally:
+                os.close(written)
+    except FileExistsError:
+        return "the name appears twice in the archive"
+    except OSError as exc:
+        return f"cannot be written ({exc.strerror or exc})"
+    finally:
+        if parent != top:
+            os.close(parent)
+    return None
+
+
+def _open_parents(top: int, parts: tuple[str, ...]) -> int:
+    """The folder ``parts`` below ``top``, made where missing, opened without following a
+    link; the caller closes it unless it is ``top``."""
+    descriptor = top
+    try:
+        for part in parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o700, dir_fd=descriptor)
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=descriptor)
+            if descriptor != top:
+                os.close(descriptor)
+            descriptor = child
+    except BaseException:
+        if descriptor != top:
+            os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _is_folder(parent: int, name: str) -> bool:
+    return stat.S_ISDIR(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
 
 
 def _copy_file(folder: int, name: str, target: Path) -> None:

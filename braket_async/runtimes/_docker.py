@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import functools
 import logging
 import os
 import tarfile
 import tempfile
 import warnings
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Final, NoReturn
+from typing import IO, Any, Final
 
 import aiodocker
 import aiohttp
@@ -30,8 +29,15 @@ from aiodocker.containers import DockerContainer
 from aiodocker.exceptions import DockerError
 from aiodocker.stream import Stream
 
+from .._archives import extract_tree
 from .._shield import finish
-from ..errors import BraketAsyncError, ClosedError, ContainerError, RuntimeUnavailableError
+from ..errors import (
+    ArchiveError,
+    BraketAsyncError,
+    ClosedError,
+    ContainerError,
+    RuntimeUnavailableError,
+)
 from ._base import CHECKPOINTS_FOLDER, MODEL_FOLDER, CollectedOutputs, JobRuntime, JobSpec
 from ._layout import (
     BOOTSTRAP_PATH,
@@ -66,7 +72,6 @@ _CANNOT_CONNECT = 900
 _SPOOL_CHUNK = 1 << 20
 _FAILURE_LINE_LIMIT = 1 << 16
 # tarfile extraction filters exist from 3.10.12 / 3.11.4 / 3.12 on.
-_TAR_FILTERS = hasattr(tarfile, "data_filter")
 
 _FIX_DAEMON = (
     "start Docker, set DOCKER_HOST (or pass docker_url=) to a daemon that runs, "
@@ -385,22 +390,25 @@ class DockerExecution:
         """Copy results and checkpoints into the new folder ``destination``.
 
         ``/opt/ml/model`` lands in ``destination / "model"`` and the checkpoint folder in
-        ``destination / "checkpoints"``. Archives are extracted safely: members with
-        absolute paths, ``..``, links leading outside, or device files are refused with
-        :class:`~braket_async.errors.ContainerError`.
+        ``destination / "checkpoints"``, with the policy of
+        :func:`~braket_async._archives.extract_tree`: what it refuses (links leaving the
+        folder, devices, ...) is named in the result, everything else is copied.
         """
         self._check_open()
         destination = Path(destination)
         await anyio.to_thread.run_sync(
             functools.partial(destination.mkdir, parents=True, exist_ok=True)
         )
-        await self._copy_folder(MODEL_PATH, destination / MODEL_FOLDER)
-        await self._copy_folder(self._spec.checkpoint_path, destination / CHECKPOINTS_FOLDER)
+        refused = await self._copy_folder(MODEL_PATH, destination / MODEL_FOLDER, MODEL_FOLDER)
+        refused += await self._copy_folder(
+            self._spec.checkpoint_path, destination / CHECKPOINTS_FOLDER, CHECKPOINTS_FOLDER
+        )
         spool = await self._download(FAILURE_PATH)
         if spool is None:
-            return CollectedOutputs(None)
+            return CollectedOutputs(None, tuple(refused))
         with spool:  # closed here too, in case the worker thread never ran
-            return CollectedOutputs(await anyio.to_thread.run_sync(_read_failure_reason, spool))
+            reason = await anyio.to_thread.run_sync(_read_failure_reason, spool)
+        return CollectedOutputs(reason, tuple(refused))
 
     async def aclose(self) -> None:
         """Force-remove the container and close its streams. Idempotent.
@@ -422,13 +430,13 @@ class DockerExecution:
         await _delete(self._container)
         logger.debug("job %s: container %s removed", self._spec.job_name, self.container_id[:12])
 
-    async def _copy_folder(self, container_path: str, destination: Path) -> None:
+    async def _copy_folder(self, container_path: str, destination: Path, label: str) -> list[str]:
         spool = await self._download(container_path)
         if spool is None:  # the job removed the folder: nothing to copy
-            return
+            return []
         root = PurePosixPath(container_path).name
         with spool:  # closed here too, in case the worker thread never ran
-            await anyio.to_thread.run_sync(_extract_spooled, spool, root, destination)
+            return await anyio.to_thread.run_sync(_extract_spooled, spool, root, destination, label)
 
     async def _download(self, container_path: str) -> IO[bytes] | None:
         """The archive of ``container_path`` in a temporary file, or ``None`` if missing."""
@@ -514,116 +522,17 @@ class _Missing(Exception):
     """The daemon has no such path in the container."""
 
 
-# --- safe extraction (blocking; run in a worker thread) ----------------------------------
+# --- copying out (blocking; run in a worker thread) --------------------------------------
 
 
-def _extract_spooled(spool: IO[bytes], root: str, destination: Path) -> None:
+def _extract_spooled(spool: IO[bytes], root: str, destination: Path, label: str) -> list[str]:
     try:
         with tarfile.open(fileobj=spool, mode="r:") as archive:
-            extract_folder(archive, root, destination)
+            return extract_tree(archive, root, destination, label)
     except tarfile.TarError as exc:
         raise ContainerError(f"unreadable archive of {root}: {exc}") from exc
-
-
-def extract_folder(archive: tarfile.TarFile, root: str, destination: Path) -> None:
-    """Extract the folder ``root`` of ``archive`` (as the daemon sends it) into ``destination``.
-
-    The members are ``root`` and ``root/...``; their contents land directly in
-    ``destination``. Every member is checked before anything is written (no absolute
-    paths, no ``..``, only files, folders and links; no link with an absolute target),
-    and again just before it is written, against the real paths on disk (no member or
-    link target outside ``destination``, also through links extracted earlier). The
-    ``data`` extraction filter is applied on top where Python has it.
-
-    Raises:
-        ContainerError: A member is refused; what was extracted before it stays.
-    """
-    destination.mkdir(parents=True, exist_ok=True)
-    members = [_rebased(member, root) for member in archive.getmembers()]
-    wanted = [member for member in members if member is not None]
-    for member in wanted:
-        _check_static(member, root)
-
-    def checked(members: Iterable[tarfile.TarInfo]) -> Iterator[tarfile.TarInfo]:
-        for member in members:
-            _check_on_disk(member, destination, root)
-            yield member
-
-    try:
-        if _TAR_FILTERS:
-            archive.extractall(destination, members=checked(wanted), filter="data")
-        else:  # Python before 3.10.12 / 3.11.4
-            archive.extractall(destination, members=checked(wanted))
-    except (tarfile.TarError, OSError) as exc:
-        if isinstance(exc, BraketAsyncError):
-            raise
-        raise ContainerError(f"cannot extract {root} to {destination}: {exc}") from exc
-
-
-def _rebased(member: tarfile.TarInfo, root: str) -> tarfile.TarInfo | None:
-    """``member`` renamed relative to ``root``; ``None`` for ``root`` itself."""
-    name = member.name.rstrip("/")
-    if name in (root, f"./{root}"):
-        return None
-    prefix = f"{root}/"
-    relative = name.removeprefix("./")
-    if not relative.startswith(prefix):
-        _refuse(member, root, f"it is not inside {root}/")
-    rebased = copy.copy(member)
-    rebased.name = relative[len(prefix) :]
-    if member.islnk():
-        # Hard link targets are member names, so they move with the members.
-        target = member.linkname.removeprefix("./")
-        if not target.startswith(prefix):
-            _refuse(member, root, "its hard link target is outside the folder")
-        rebased.linkname = target[len(prefix) :]
-    if not _TAR_FILTERS:  # what the data filter does otherwise: our owner, sane modes
-        rebased.uname = rebased.gname = ""
-        if hasattr(os, "getuid"):
-            rebased.uid, rebased.gid = os.getuid(), os.getgid()
-        rebased.mode = (member.mode & 0o755) | (0o700 if member.isdir() else 0o600)
-    return rebased
-
-
-def _check_static(member: tarfile.TarInfo, root: str) -> None:
-    path = PurePosixPath(member.name)
-    if not member.name or path.is_absolute() or member.name.startswith("\\"):
-        _refuse(member, root, "its path is absolute")
-    if ".." in path.parts:
-        _refuse(member, root, "its path contains '..'")
-    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
-        _refuse(member, root, "it is a device, FIFO or other special file")
-    if member.issym() or member.islnk():
-        if not member.linkname:
-            _refuse(member, root, "its link has no target")
-        if PurePosixPath(member.linkname).is_absolute():
-            _refuse(member, root, f"it links to the absolute path {member.linkname!r}")
-        if member.islnk() and ".." in PurePosixPath(member.linkname).parts:
-            _refuse(member, root, "its hard link target contains '..'")
-
-
-def _check_on_disk(member: tarfile.TarInfo, destination: Path, root: str) -> None:
-    """Refuse a member that would land, or link, outside ``destination`` as things are now."""
-    base = os.path.realpath(destination)
-    target = os.path.join(base, member.name)
-    if not _inside(os.path.realpath(target), base):
-        _refuse(member, root, "it would be written outside the destination")
-    if member.issym():
-        linked = os.path.join(os.path.dirname(target), member.linkname)
-    elif member.islnk():
-        linked = os.path.join(base, member.linkname)
-    else:
-        return
-    if not _inside(os.path.realpath(linked), base):
-        _refuse(member, root, "it links outside the destination")
-
-
-def _inside(path: str, base: str) -> bool:
-    return os.path.commonpath([path, base]) == base
-
-
-def _refuse(member: tarfile.TarInfo, root: str, why: str) -> NoReturn:
-    raise ContainerError(f"refusing to extract {member.name!r} from the job's {root}: {why}")
+    except ArchiveError as exc:
+        raise ContainerError(str(exc)) from exc
 
 
 def _read_failure_reason(spool: IO[bytes]) -> str | None:

@@ -146,6 +146,9 @@ async def tar_stream(
             tree.write_tar(output)
 
     writer = asyncio.ensure_future(asyncio.to_thread(write))
+    # Retrieved here too: a cancelled owner may stop waiting for the writer, whose
+    # BrokenPipeError is then expected, not an unhandled error.
+    writer.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def chunks() -> AsyncIterator[bytes]:
         while chunk := await reader.read(chunk_size):

@@ -120,3 +120,51 @@ async def test_a_folder_source_with_requirements_runs_in_docker(
     assert await job.result() == {"value": 42}, job.run_log
     assert "installing algo/requirements.txt into the job environment" in job.run_log
     assert "Successfully installed tinypkg-1.0" in job.run_log
+
+
+async def test_links_and_names_planted_in_a_docker_jobs_outputs_are_refused(
+    tmp_path: Path, docker: aiodocker.Docker
+) -> None:
+    # The links name host paths: the container cannot reach them, the copy-out could.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.txt"
+    secret.write_text("do not read")
+    source = write(
+        tmp_path,
+        "planter",
+        f"""
+        import os
+        from braket_async.jobs import save_job_checkpoint
+        results = os.environ["AMZN_BRAKET_JOB_RESULTS_DIR"]
+        os.symlink({str(secret)!r}, os.path.join(results, "results.json"))
+        os.symlink({str(outside)!r}, os.path.join(results, "escape"))
+        os.symlink("../x", os.path.join(results, "up"))
+        os.mkfifo(os.path.join(results, "pipe"))
+        for name, text in (("log.txt", "not the log"), ("metadata.json", "{{}}"),
+                           ("checkpoints", "x"), ("kept.txt", "kept")):
+            with open(os.path.join(results, name), "w") as file:
+                file.write(text)
+        os.symlink("kept.txt", os.path.join(results, "inside"))
+        save_job_checkpoint({{"step": 1}})
+        print("planted")
+        """,
+    )
+    root = tmp_path / "jobs"
+    job = await LocalQuantumJob.create(
+        "local:none/none", source, job_name="planter", root=root, **DOCKER
+    )
+    assert await job.wait(poll_timeout_seconds=60) is JobState.FAILED
+    reason = (await job.metadata())["failureReason"]
+    for name in ("results.json", "escape", "up", "pipe", "log.txt", "metadata.json", "checkpoints"):
+        assert f"model/{name}" in reason, reason
+    folder = root / "planter"
+    assert (folder / "kept.txt").read_text() == "kept"
+    assert (folder / "inside").is_symlink()
+    assert not (folder / "results.json").exists()
+    assert not (folder / "escape").exists()
+    assert (folder / "checkpoints" / "planter.json").is_file()
+    assert job.run_log.startswith("planted\nbraket_async: output refused: ")
+    assert secret.read_text() == "do not read"
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert await job_containers(docker, "planter") == []

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from braket_async.runtimes._output import split_lines
+from braket_async.runtimes._output import LineSplitter, split_lines
 
 pytestmark = pytest.mark.anyio
 
@@ -30,3 +30,52 @@ async def test_a_30_mb_line_in_small_chunks_is_one_line() -> None:
     stream = chunks(*([piece] * 480), b"\r\n", b"next")
     lines = [line async for line in split_lines(stream)]
     assert [len(line) for line in lines] == [65536 * 480, 4]
+
+
+# --- LineSplitter: two streams, chunks cut anywhere ------------------------------------------
+
+STDOUT, STDERR = 1, 2
+
+
+def split_all(chunks: list[tuple[int, bytes]]) -> list[str]:
+    splitter = LineSplitter()
+    lines: list[str] = []
+    for stream, data in chunks:
+        lines += splitter.feed(stream, data)
+    return lines + splitter.close()
+
+
+def test_lines_cut_anywhere_come_out_whole() -> None:
+    data = "one\ntwo\r\nthree é\n\nlast".encode()
+    expected = ["one", "two", "three é", "", "last"]
+    for size in (1, 2, 3, 7, len(data)):
+        chunks = [(STDOUT, data[i : i + size]) for i in range(0, len(data), size)]
+        assert split_all(chunks) == expected, size
+
+
+def test_streams_keep_their_own_unfinished_lines() -> None:
+    chunks = [
+        (STDOUT, b"out-a"),
+        (STDERR, b"err-a"),
+        (STDOUT, b"-b\nout2"),
+        (STDERR, b"-b\n"),
+        (STDERR, b"err tail"),
+    ]
+    assert split_all(chunks) == ["out-a-b", "err-a-b", "out2", "err tail"]
+
+
+def test_undecodable_bytes_become_replacement_characters() -> None:
+    # An é cut between chunks still decodes; stray bytes do not break the reader.
+    assert split_all([(STDOUT, b"caf\xc3"), (STDOUT, b"\xa9 \xff\n\xfe")]) == [
+        "café \ufffd",
+        "\ufffd",
+    ]
+
+
+def test_many_lines_in_one_chunk() -> None:
+    data = b"".join(f"line {i}\n".encode() for i in range(10_000))
+    assert split_all([(STDOUT, data)]) == [f"line {i}" for i in range(10_000)]
+
+
+def test_empty_chunks_and_no_output() -> None:
+    assert split_all([(STDOUT, b""), (STDERR, b"")]) == []

@@ -16,31 +16,27 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import attrs
-from anyio.abc import AsyncResource
 
 from .._archives import safe_extract
 from .._creation import JobCreation
+from .._logs import LogStream
+from .._quantum_job import DEFAULT_RESULTS_POLL_INTERVAL, DEFAULT_RESULTS_POLL_TIMEOUT, QuantumJob
 from .._shield import finish
 from .._states import JobState
 from ..errors import (
     BraketAsyncError,
     ConfigurationError,
-    JobCancelledError,
-    JobFailedError,
     JobNotFoundError,
     ServiceError,
 )
 from ..jobs import load_job_result
 from ..metrics import MetricStatistic, MetricType
 from ._create import build_request, job_arn_region, parse_s3_uri, plan_job
-from ._logs import LOG_GROUP, LogEvent, RemoteLogStream, follow_logs
+from ._logs import LOG_GROUP, LogEvent, follow_logs
 from ._session import AwsSession
 from ._submit import submit_job
 
 __all__ = ["AwsQuantumJob", "QueuePosition"]
-
-DEFAULT_RESULTS_POLL_TIMEOUT = 864000
-DEFAULT_RESULTS_POLL_INTERVAL = 5
 
 
 @attrs.frozen
@@ -57,7 +53,7 @@ class QueuePosition:
     message: str | None = None
 
 
-class AwsQuantumJob(AsyncResource):
+class AwsQuantumJob(QuantumJob):
     """A hybrid job on Amazon Braket.
 
     Create one with ``await AwsQuantumJob.create(...)``; attach to any existing job with
@@ -79,8 +75,6 @@ class AwsQuantumJob(AsyncResource):
             region than the job (a ``ValueError``).
     """
 
-    DEFAULT_RESULTS_POLL_TIMEOUT = DEFAULT_RESULTS_POLL_TIMEOUT
-    DEFAULT_RESULTS_POLL_INTERVAL = DEFAULT_RESULTS_POLL_INTERVAL
     TERMINAL_STATES = frozenset(state.value for state in JobState if state.is_terminal)
     RESULTS_FILENAME = "results.json"
     RESULTS_TAR_FILENAME = "model.tar.gz"
@@ -383,22 +377,6 @@ class AwsQuantumJob(AsyncResource):
             state = await self.wait(poll_timeout_seconds, poll_interval_seconds)
         return state
 
-    async def wait(
-        self,
-        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
-        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
-    ) -> JobState:
-        """Wait until the job ends, and return its final state.
-
-        The wait goes through the session's shared poller: however many jobs wait, the
-        session polls within the API quotas.
-
-        Raises:
-            JobTimeoutError: ``poll_timeout_seconds`` passed first (a ``TimeoutError``).
-        """
-        metadata = await self._wait_until_done(poll_timeout_seconds, poll_interval_seconds)
-        return JobState(metadata["status"])
-
     async def _wait_until_done(
         self, poll_timeout_seconds: float, poll_interval_seconds: float
     ) -> dict[str, Any]:
@@ -412,19 +390,9 @@ class AwsQuantumJob(AsyncResource):
         self._remember(metadata)
         return metadata
 
-    async def _wait_for_success(
-        self, poll_timeout_seconds: float, poll_interval_seconds: float
-    ) -> dict[str, Any]:
-        metadata = await self._wait_until_done(poll_timeout_seconds, poll_interval_seconds)
-        state = JobState(metadata["status"])
-        if state is JobState.COMPLETED:
-            return metadata
-        error = JobCancelledError if state is JobState.CANCELLED else JobFailedError
-        raise error(self._arn, state.value, metadata.get("failureReason"))
-
     def logs(
         self, wait: bool = False, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
-    ) -> RemoteLogStream:
+    ) -> LogStream:
         """The job's log, from all its instances: ``await`` it to print, or
         ``async for event in`` it to get :class:`LogEvent` objects.
 
@@ -436,7 +404,7 @@ class AwsQuantumJob(AsyncResource):
                 included); otherwise read what there is now.
             poll_interval_seconds: The pause between reads while following.
         """
-        return RemoteLogStream(lambda: self._log_events(wait, poll_interval_seconds))
+        return LogStream(lambda: self._log_events(wait, poll_interval_seconds))
 
     async def _log_events(
         self, wait: bool, poll_interval_seconds: float
@@ -480,34 +448,10 @@ class AwsQuantumJob(AsyncResource):
             await self.metadata(use_cached_value=True)
         return self.name
 
-    async def result(
-        self,
-        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
-        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
-        allow_pickle: bool = False,
-    ) -> dict[str, Any]:
-        """Wait for the job to end and return what it saved with ``save_job_result``.
-
-        ``<outputDataConfig.s3Path>/output/model.tar.gz`` is downloaded into a private
-        temporary folder, extracted safely, read and deleted. A job that completed
-        without saving a result returns ``{}``.
-
-        Args:
-            poll_timeout_seconds: How long to wait for the job to end.
-            poll_interval_seconds: The polling interval of the wait.
-            allow_pickle: Allow unpickling a ``pickled_v4`` result. Unpickling runs
-                arbitrary code: only allow it for results you trust.
-
-        Raises:
-            JobFailedError: The job FAILED (a ``RuntimeError``; ``failure_reason`` says why).
-            JobCancelledError: The job was CANCELLED (a ``JobFailedError``).
-            JobTimeoutError: It did not end within ``poll_timeout_seconds``.
-            RuntimeError: The result is pickled and ``allow_pickle`` is false.
-            ServiceError: The output archive could not be downloaded (e.g. ``NoSuchKey``).
-            UnsafeArchiveError: The archive has members that would land outside its folder.
-            ArchiveError: The output archive is not a readable tar archive.
-        """
-        metadata = await self._wait_for_success(poll_timeout_seconds, poll_interval_seconds)
+    async def _load_result(self, allow_pickle: bool) -> dict[str, Any]:
+        """``<outputDataConfig.s3Path>/output/model.tar.gz``, downloaded into a private
+        temporary folder, extracted safely, its ``results.json`` read, all deleted."""
+        metadata = self._metadata or await self.metadata()
         folder = Path(
             await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="braket-result-"))
         )
@@ -521,49 +465,20 @@ class AwsQuantumJob(AsyncResource):
         finally:
             await finish(anyio.to_thread.run_sync(shutil.rmtree, folder, True))
 
-    async def download_result(
-        self,
-        extract_to: str | os.PathLike[str] | None = None,
-        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
-        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
-    ) -> Path:
-        """Wait for the job to end and extract its outputs into ``<extract_to>/<job name>``.
-
-        The archive is downloaded and extracted into a private temporary folder inside
-        ``extract_to``, then renamed into place in one step: concurrent downloads never
-        share a file, and ``<job name>`` appears complete or not at all. An existing
-        ``<job name>`` folder is replaced only when it is empty; otherwise the download
-        is refused (jobs' names are not unique: pick another ``extract_to``).
-
-        Args:
-            extract_to: The folder to put ``<job name>/`` in (default: the current
-                folder); created if needed.
-            poll_timeout_seconds: How long to wait for the job to end.
-            poll_interval_seconds: The polling interval of the wait.
-
-        Returns:
-            The folder holding the outputs (``results.json``, ...).
-
-        Raises:
-            ConfigurationError: ``<extract_to>/<job name>`` exists and is not empty.
-            JobFailedError: The job FAILED or was CANCELLED (``JobCancelledError``).
-            JobTimeoutError: It did not end within ``poll_timeout_seconds``.
-            ServiceError: The output archive could not be downloaded.
-            UnsafeArchiveError: The archive has members that would land outside its folder.
-            ArchiveError: The output archive is not a readable tar archive.
-        """
-        metadata = await self._wait_for_success(poll_timeout_seconds, poll_interval_seconds)
-        name = str(metadata["jobName"])
-        root = Path(extract_to if extract_to is not None else os.getcwd())
-        staging = Path(await anyio.to_thread.run_sync(lambda: _make_staging_folder(root, name)))
-        target = staging.parent / name
+    async def _copy_outputs(self, target: Path) -> None:
+        """The archive, downloaded and extracted into a private folder beside ``target``,
+        then renamed into place in one step: concurrent downloads never share a file, and
+        ``target`` appears complete or not at all."""
+        metadata = self._metadata or await self.metadata()
+        staging = Path(
+            await anyio.to_thread.run_sync(lambda: _make_staging_folder(target.parent, target.name))
+        )
         try:
-            extracted = staging / name
+            extracted = staging / target.name
             await self._download_outputs(metadata, staging / self.RESULTS_TAR_FILENAME, extracted)
             await anyio.to_thread.run_sync(_move_into_place, extracted, target)
         finally:
             await finish(anyio.to_thread.run_sync(shutil.rmtree, staging, True))
-        return target
 
     async def _download_outputs(
         self, metadata: Mapping[str, Any], archive: Path, destination: Path

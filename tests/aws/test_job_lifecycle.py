@@ -150,7 +150,7 @@ async def test_download_result_layout(
     assert listing(cwd) == [job.name]  # no archive, no staging
     assert (folder / "results.json").is_file()
     # A second download into the same place is refused; an empty folder is replaced.
-    with pytest.raises(ConfigurationError, match="exists and is not an empty folder"):
+    with pytest.raises(ConfigurationError, match="exists and is not empty"):
         await job.download_result(poll_interval_seconds=FAST)
     (tmp_path / "other" / job.name).mkdir(parents=True)
     again = await job.download_result(tmp_path / "other", poll_interval_seconds=FAST)

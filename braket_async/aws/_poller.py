@@ -29,7 +29,7 @@ import copy
 import datetime
 import math
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -41,14 +41,26 @@ from ..errors import (
     JobTimeoutError,
     ServiceError,
 )
-from ._session import is_transient
-from ._throttle import RetryPolicy
+from ._errors import is_transient
+from ._throttle import Clock, RetryPolicy
 from ._times import service_time
 
-if TYPE_CHECKING:
-    from ._session import AwsSession
+__all__ = ["BraketCaller", "JobPoller"]
 
-__all__ = ["JobPoller"]
+
+class BraketCaller(Protocol):
+    """What the poller needs of a session: its calls, its clock and its retry policy
+    (:class:`~braket_async.aws.AwsSession` is one)."""
+
+    clock: Clock
+    retry: RetryPolicy
+
+    async def call(
+        self, service: str, operation: str, *, retry: RetryPolicy | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """Call ``operation`` of ``service`` within its rate limit, retried per ``retry``."""
+        ...
+
 
 _TERMINAL = frozenset(state.value for state in JobState if state.is_terminal)
 #: SearchJobsFilter takes at most 10 values; a page holds at most 100 summaries.
@@ -110,7 +122,7 @@ class JobPoller:
         session: The session whose calls, rate limits and clock the poller uses.
     """
 
-    def __init__(self, session: AwsSession) -> None:
+    def __init__(self, session: BraketCaller) -> None:
         self._session = session
         self._watches: dict[str, _Watch] = {}
         self._status: dict[str, str] = {}

@@ -17,41 +17,21 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiobotocore.session  # type: ignore[import-untyped]
-import aiohttp
 from anyio.abc import AsyncResource
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
     NoRegionError,
 )
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
-)
 
-from ..errors import ClosedError, ConfigurationError, ServiceError, ThrottlingError
+from ..errors import ClosedError, ConfigurationError, ServiceError
+from ._errors import is_transient, translate
 from ._throttle import DEFAULT_BRAKET_RATES, Clock, OperationRate, RateLimiter, RetryPolicy
 
 if TYPE_CHECKING:
     from ._poller import JobPoller
 
-__all__ = ["AwsSession", "is_transient"]
+__all__ = ["AwsSession"]
 
-_THROTTLING_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "ProvisionedThroughputExceededException",
-    }
-)
-_TRANSIENT_CODES = frozenset(
-    {"InternalServiceException", "InternalServerError", "ServiceUnavailable", "InternalError"}
-)
 _ROLE_NAME_PREFIX = "AmazonBraketJobsExecutionRole"
 
 
@@ -170,7 +150,7 @@ class AwsSession(AsyncResource):
                 response: dict[str, Any] = await method(**params)
                 return response
             except Exception as exc:
-                error = _translate(exc, api_name)
+                error = translate(exc, api_name)
                 if not is_transient(error) or (
                     policy.max_attempts is not None and attempt >= policy.max_attempts
                 ):
@@ -288,41 +268,3 @@ class AwsSession(AsyncResource):
     def __del__(self, _warn: Any = warnings.warn) -> None:
         if getattr(self, "_used", False) and not self._closed:
             _warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=2)
-
-
-def _translate(exc: Exception, operation: str) -> Exception:
-    """botocore's and aiohttp's errors as ``braket_async.errors``; others unchanged."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        message = str(error.get("Message", ""))
-        request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        kind = ThrottlingError if code in _THROTTLING_CODES or status == 429 else ServiceError
-        return kind(
-            code,
-            message,
-            operation=operation,
-            request_id=request_id,
-            status=status if isinstance(status, int) else None,
-        )
-    if isinstance(exc, NoCredentialsError):
-        return ConfigurationError(f"No AWS credentials for {operation}: {exc}")
-    if isinstance(exc, (HTTPClientError, BotoConnectionError, aiohttp.ClientError)):
-        return ServiceError("ConnectionError", str(exc), operation=operation)
-    if isinstance(exc, BotoCoreError):
-        return ServiceError(type(exc).__name__, str(exc), operation=operation)
-    return exc
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether the same call may succeed later: throttling, 5xx, a dropped connection."""
-    if isinstance(error, ThrottlingError):
-        return True
-    if isinstance(error, ServiceError):
-        return (
-            error.code in _TRANSIENT_CODES
-            or error.code == "ConnectionError"
-            or (error.status is not None and error.status >= 500)
-        )
-    return False

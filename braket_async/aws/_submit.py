@@ -18,7 +18,7 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ServiceError
-from ._session import is_transient
+from ._errors import is_transient
 from ._times import service_time
 
 if TYPE_CHECKING:

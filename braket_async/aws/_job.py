@@ -31,8 +31,10 @@ from ..errors import (
 )
 from ..jobs import load_job_result
 from ..metrics import MetricStatistic, MetricType
-from ._create import build_request, job_arn_region, parse_s3_uri, plan_job
 from ._logs import LOG_GROUP, LogEvent, follow_logs
+from ._plan import job_arn_region, plan_job
+from ._request import build_request
+from ._s3 import parse_s3_uri
 from ._session import AwsSession
 from ._submit import submit_job
 

@@ -1,4 +1,4 @@
-"""From ``AwsQuantumJob.create(...)`` arguments to a CreateJob request.
+"""From ``AwsQuantumJob.create(...)`` arguments to a checked plan, before any AWS call.
 
 Two steps, so that a mistake is reported before anything is uploaded:
 
@@ -9,24 +9,19 @@ Two steps, so that a mistake is reported before anything is uploaded:
    input with its ``clientToken``: the session retries the call with the same token,
    so a retried CreateJob never makes a second job.
 
-Uploads are single ``PutObject`` calls (up to S3's 5 GB object limit); multipart uploads
-are not implemented.
+The second step is in :mod:`._request`.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import tarfile
 import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import anyio
-import anyio.to_thread
 import attrs
 
 from .._names import default_job_name, validate_channel_name, validate_job_name
@@ -40,56 +35,42 @@ from ..config import (
     S3DataSourceConfig,
     StoppingCondition,
 )
-from ..errors import ConfigurationError, JobNotFoundError, ServiceError
+from ..errors import ConfigurationError
+from ._s3 import parse_s3_uri
 from ._submit import CLIENT_TOKEN_TAG
 
-if TYPE_CHECKING:
-    from ._session import AwsSession
+__all__ = ["Channel", "JobPlan", "base_image_uri", "job_arn_region", "plan_job"]
 
-__all__ = [
-    "JobPlan",
-    "base_image_uri",
-    "build_request",
-    "job_arn_region",
-    "parse_s3_uri",
-    "plan_job",
-]
-
-_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(.*))?$")
-_HTTPS_S3_URI = re.compile(
-    r"^https://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])\.s3[.\-][a-z0-9.\-]*amazonaws\.com(?:/(.*))?$"
-)
 _JOB_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:([a-z0-9\-]+):(\d{12}):job/([^/\s]+)$")
+
+
 _DEVICE_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:([a-z0-9\-]*):\d{0,12}:device/\S+$")
+
+
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+
+
 _RESERVATION_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:[a-z0-9\-]*:[0-9]{12}:.*$")
 # The CreateJob model's pattern for containerImage.uri: images come from ECR.
+
+
 _IMAGE_URI = re.compile(r"^\d{10,14}\.dkr\.ecr.[a-z0-9-]+\.amazonaws\.com/.+(@sha256)?:.+$")
 # Braket's base jobs image (the official SDK's image_uri_config/base.json).
+
+
 _BASE_IMAGE_REGISTRY = "292282985366"
+
+
 _BASE_IMAGE_REPOSITORY = "amazon-braket-base-jobs"
+
+
 _BASE_IMAGE_REGIONS = frozenset({"us-east-1", "us-west-1", "us-west-2", "eu-west-2", "eu-north-1"})
+
+
 _MAX_CHANNELS = 20
+
+
 _MAX_HYPERPARAMETERS = 100
-_UPLOAD_CONCURRENCY = 8
-
-
-def parse_s3_uri(uri: str, what: str = "S3 URI") -> tuple[str, str]:
-    """``(bucket, key)`` of an ``s3://bucket/key`` or virtual-hosted ``https://`` URI.
-
-    Raises:
-        ConfigurationError: ``uri`` is not such a URI.
-    """
-    match = None
-    if isinstance(uri, str):
-        match = _S3_URI.fullmatch(uri) or _HTTPS_S3_URI.fullmatch(uri)
-    if match is None:
-        raise ConfigurationError(f"Invalid {what} {uri!r}: expected s3://<bucket>/<key>")
-    return match.group(1), match.group(2) or ""
-
-
-def _join_s3(uri: str, *parts: str) -> str:
-    return "/".join([uri.rstrip("/"), *(part.strip("/") for part in parts)])
 
 
 def job_arn_region(arn: str) -> str:
@@ -450,184 +431,3 @@ def _channel(name: object, location: object) -> Channel:
     if not path.exists():
         raise ConfigurationError(f"Input channel {name!r}: {text!r} does not exist")
     return Channel(name=name, local_path=path)
-
-
-async def build_request(session: AwsSession, plan: JobPlan) -> dict[str, Any]:
-    """The CreateJob input for ``plan``, after uploading what it needs.
-
-    Defaults that need AWS are filled first (the image for the session's region, the
-    default bucket, the jobs role, the checkpoints of ``copy_checkpoints_from_job``), so
-    that a missing role or job is reported before any upload.
-
-    Raises:
-        ConfigurationError: No base image in the region, no jobs role.
-        JobNotFoundError: ``copy_checkpoints_from_job`` does not exist.
-        ServiceError: An upload or copy failed.
-    """
-    image_uri = plan.image_uri or base_image_uri(session.region)
-    needs_bucket = (
-        plan.output_data_config.s3_path is None
-        or plan.checkpoint_config.s3_uri is None
-        or (plan.source_path is not None and plan.code_location is None)
-        or any(channel.local_path is not None for channel in plan.channels)
-    )
-    base = ""
-    if needs_bucket:
-        bucket = await session.default_bucket()
-        base = f"s3://{bucket}/jobs/{plan.job_name}/{plan.timestamp}"
-    role_arn = plan.role_arn or await session.jobs_role_arn()
-    checkpoints_from = None
-    if plan.copy_checkpoints_from_job is not None:
-        checkpoints_from = await _checkpoint_uri_of(session, plan.copy_checkpoints_from_job)
-    output_path = plan.output_data_config.s3_path or _join_s3(base, "data")
-    checkpoint_uri = plan.checkpoint_config.s3_uri or _join_s3(base, "checkpoints")
-
-    if plan.source_path is not None:
-        code_location = plan.code_location or _join_s3(base, "script")
-        script_uri = _join_s3(code_location, "source.tar.gz")
-        archive = await anyio.to_thread.run_sync(_tar_gz_source, plan.source_path)
-        bucket_name, key = parse_s3_uri(script_uri)
-        await session.call("s3", "put_object", Bucket=bucket_name, Key=key, Body=archive)
-    else:
-        assert plan.source_s3_uri is not None
-        script_uri = plan.source_s3_uri
-
-    channels = []
-    for channel in plan.channels:
-        uri = channel.s3_uri
-        if channel.local_path is not None:
-            uri = _join_s3(base, "data", channel.name, channel.local_path.name)
-            await _upload_path(session, channel.local_path, uri)
-        assert uri is not None
-        config: dict[str, Any] = {
-            "channelName": channel.name,
-            "dataSource": {"s3DataSource": {"s3Uri": uri}},
-        }
-        if channel.content_type is not None:
-            config["contentType"] = channel.content_type
-        channels.append(config)
-
-    if checkpoints_from is not None:
-        await copy_s3_prefix(session, checkpoints_from, checkpoint_uri)
-
-    output: dict[str, Any] = {"s3Path": output_path}
-    if plan.output_data_config.kms_key_id is not None:
-        output["kmsKeyId"] = plan.output_data_config.kms_key_id
-    request: dict[str, Any] = {
-        "clientToken": plan.client_token,
-        "jobName": plan.job_name,
-        "roleArn": role_arn,
-        "algorithmSpecification": {
-            "scriptModeConfig": {
-                "entryPoint": plan.entry_point,
-                "s3Uri": script_uri,
-                "compressionType": "GZIP",
-            },
-            "containerImage": {"uri": image_uri},
-        },
-        "inputDataConfig": channels,
-        "instanceConfig": {
-            "instanceType": plan.instance_config.instance_type,
-            "volumeSizeInGb": plan.instance_config.volume_size_in_gb,
-            "instanceCount": plan.instance_config.instance_count,
-        },
-        "outputDataConfig": output,
-        "checkpointConfig": {
-            "localPath": plan.checkpoint_config.local_path,
-            "s3Uri": checkpoint_uri,
-        },
-        "deviceConfig": {"device": plan.device},
-        "hyperParameters": dict(plan.hyperparameters),
-        "stoppingCondition": {
-            "maxRuntimeInSeconds": plan.stopping_condition.max_runtime_in_seconds
-        },
-        "tags": dict(plan.tags),
-    }
-    if plan.reservation_arn is not None:
-        request["associations"] = [
-            {"arn": plan.reservation_arn, "type": "RESERVATION_TIME_WINDOW_ARN"}
-        ]
-    return request
-
-
-async def _checkpoint_uri_of(session: AwsSession, arn: str) -> str:
-    try:
-        metadata = await session.call("braket", "get_job", jobArn=arn)
-    except ServiceError as exc:
-        if exc.code == "ResourceNotFoundException":
-            raise JobNotFoundError(f"copy_checkpoints_from_job: no job {arn}") from exc
-        raise
-    uri = metadata.get("checkpointConfig", {}).get("s3Uri")
-    if not uri:
-        raise ConfigurationError(f"copy_checkpoints_from_job: job {arn} has no checkpoints")
-    return str(uri)
-
-
-def _tar_gz_source(path: Path) -> bytes:
-    """The source module as ``source.tar.gz``: the file or folder under its own name."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        archive.dereference = True
-        archive.add(path, arcname=path.name)
-    return buffer.getvalue()
-
-
-def _files_under(path: Path) -> list[tuple[Path, str]]:
-    """``(file, relative name)`` for a file (its own name) or every file of a folder."""
-    if path.is_file():
-        return [(path, path.name)]
-    found = []
-    for root, _, names in os.walk(path):
-        for name in sorted(names):
-            file = Path(root, name)
-            found.append((file, file.relative_to(path).as_posix()))
-    return found
-
-
-async def _upload_path(session: AwsSession, path: Path, uri: str) -> None:
-    """Upload a file to ``uri``, or a folder's files to ``uri/<relative path>``."""
-    files = await anyio.to_thread.run_sync(_files_under, path)
-    bucket, prefix = parse_s3_uri(uri)
-    single = files == [(path, path.name)]
-    limit = anyio.Semaphore(_UPLOAD_CONCURRENCY)
-
-    async def upload(file: Path, relative: str) -> None:
-        async with limit:
-            data = await anyio.to_thread.run_sync(file.read_bytes)
-            key = prefix if single else f"{prefix.rstrip('/')}/{relative}"
-            await session.call("s3", "put_object", Bucket=bucket, Key=key, Body=data)
-
-    async with anyio.create_task_group() as group:
-        for file, relative in files:
-            group.start_soon(upload, file, relative)
-
-
-async def copy_s3_prefix(session: AwsSession, source: str, destination: str) -> int:
-    """Copy every object under ``source`` to the same relative key under ``destination``.
-
-    Returns how many objects were copied; nothing happens when both are the same.
-    """
-    if source.rstrip("/") == destination.rstrip("/"):
-        return 0
-    source_bucket, source_prefix = parse_s3_uri(source)
-    target_bucket, target_prefix = parse_s3_uri(destination)
-    source_prefix = source_prefix.rstrip("/")
-    target_prefix = target_prefix.rstrip("/")
-    params: dict[str, Any] = {"Bucket": source_bucket, "Prefix": f"{source_prefix}/"}
-    count = 0
-    while True:
-        page = await session.call("s3", "list_objects_v2", **params)
-        for item in page.get("Contents", ()):
-            key = str(item["Key"])
-            relative = key[len(source_prefix) :].lstrip("/")
-            await session.call(
-                "s3",
-                "copy_object",
-                Bucket=target_bucket,
-                Key=f"{target_prefix}/{relative}" if target_prefix else relative,
-                CopySource={"Bucket": source_bucket, "Key": key},
-            )
-            count += 1
-        if not page.get("IsTruncated"):
-            return count
-        params["ContinuationToken"] = page["NextContinuationToken"]

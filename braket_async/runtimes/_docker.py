@@ -3,21 +3,20 @@
 A job is one container: created from the job's image with the job environment in its
 config, given the whole job tree as one archive, attached to (before it starts, so that
 no output is missed) and started; its outputs are copied out with the archive API.
-Nothing is bind-mounted and no secret is put on a command line. Errors of aiodocker and
-aiohttp are translated here, at the boundary, into :mod:`braket_async.errors` types.
+Nothing is bind-mounted and no secret is put on a command line. The daemon calls that
+need care and the translation of aiodocker's and aiohttp's errors are in
+:mod:`._docker_api`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
-import tarfile
 import tempfile
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Final
 
@@ -29,16 +28,28 @@ from aiodocker.containers import DockerContainer
 from aiodocker.exceptions import DockerError
 from aiodocker.stream import Stream
 
-from .._archives import extract_tree
 from .._shield import finish
 from ..errors import (
-    ArchiveError,
-    BraketAsyncError,
     ClosedError,
-    ContainerError,
     RuntimeUnavailableError,
 )
 from ._base import CHECKPOINTS_FOLDER, MODEL_FOLDER, CollectedOutputs, JobRuntime, JobSpec
+from ._docker_api import (
+    CONFLICT,
+    FIX_DAEMON,
+    NOT_FOUND,
+    Missing,
+    create_container,
+    delete_container,
+    docker_errors,
+    error_text,
+    extract_spooled,
+    image_python_path,
+    missing_image,
+    open_get,
+    read_failure_reason,
+    translate,
+)
 from ._layout import (
     BOOTSTRAP_PATH,
     CODE_PATH,
@@ -62,21 +73,8 @@ JOB_ARN_LABEL: Final = "braket-async.job-arn"
 _BASE_IMAGE = "292282985366.dkr.ecr.{region}.amazonaws.com/amazon-braket-base-jobs:latest"
 _DEFAULT_REGION = "us-west-2"
 _BOOTSTRAP_COMMAND = ("python3", BOOTSTRAP_PATH, "--ml-root", ML_ROOT)
-# The daemon answers 404 for a missing container, image or path, and 409 when a container
-# is not running or is already being removed.
-_NOT_FOUND = 404
-_CONFLICT = 409
-# aiodocker reports a daemon it cannot connect to as this pseudo HTTP status.
-_CANNOT_CONNECT = 900
 # Archives are spooled to a temporary file in pieces of this size (one thread hop each).
 _SPOOL_CHUNK = 1 << 20
-_FAILURE_LINE_LIMIT = 1 << 16
-# tarfile extraction filters exist from 3.10.12 / 3.11.4 / 3.12 on.
-
-_FIX_DAEMON = (
-    "start Docker, set DOCKER_HOST (or pass docker_url=) to a daemon that runs, "
-    'or use runtime="process" to run jobs without Docker'
-)
 
 
 class DockerRuntime(JobRuntime):
@@ -149,7 +147,7 @@ class DockerRuntime(JobRuntime):
             await docker.version()
         except (DockerError, aiohttp.ClientError, OSError) as exc:
             raise RuntimeUnavailableError(
-                f"Cannot reach the Docker daemon ({_reason(exc)}): {_FIX_DAEMON}."
+                f"Cannot reach the Docker daemon ({error_text(exc)}): {FIX_DAEMON}."
             ) from exc
         image = self.image_for(spec)
         update_failure = None
@@ -158,12 +156,12 @@ class DockerRuntime(JobRuntime):
         try:
             await docker.images.inspect(image)
         except DockerError as exc:
-            if exc.status != _NOT_FOUND:
-                raise _translate(exc, f"inspecting image {image}") from exc
+            if exc.status != NOT_FOUND:
+                raise translate(exc, f"inspecting image {image}") from exc
             why = f"pulling it failed: {update_failure}" if update_failure else exc.message
-            raise _missing_image(image, why) from exc
+            raise missing_image(image, why) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise _translate(exc, f"inspecting image {image}") from exc
+            raise translate(exc, f"inspecting image {image}") from exc
 
     async def start(self, spec: JobSpec) -> DockerExecution:
         """Create the job's container, copy its tree in and start it.
@@ -179,7 +177,7 @@ class DockerRuntime(JobRuntime):
         docker = self._docker()
         image = self.image_for(spec)
         environment = job_environment(spec)
-        image_path = await _image_python_path(docker, image)
+        image_path = await image_python_path(docker, image)
         if image_path:  # keep what the image puts on the path, after the in-job API
             environment["PYTHONPATH"] = f"{environment['PYTHONPATH']}:{image_path}"
         config: dict[str, Any] = {
@@ -207,17 +205,17 @@ class DockerRuntime(JobRuntime):
                 "LogConfig": {"Type": "none", "Config": {}},
             },
         }
-        container = await _create(docker, config, image)
+        container = await create_container(docker, config, image)
         execution = DockerExecution(self, docker, container, spec)
         self._executions.add(execution)
         logger.debug("job %s: container %s from %s", spec.job_name, container.id[:12], image)
         try:
             async with tar_stream(job_tree(spec)) as archive:
-                with _docker_errors("copying the job's files into its container"):
+                with docker_errors("copying the job's files into its container"):
                     await container.put_archive("/", archive)  # type: ignore[no-untyped-call]
-            with _docker_errors("attaching to the job's container"):
+            with docker_errors("attaching to the job's container"):
                 await execution._attach()
-            with _docker_errors("starting the job's container"):
+            with docker_errors("starting the job's container"):
                 await container.start()
         except BaseException:
             await execution.aclose()
@@ -250,11 +248,11 @@ class DockerRuntime(JobRuntime):
             # aiodocker asserts (AssertionError) that it found a socket before raising
             # its ValueError for the same case.
             except (DockerError, ValueError, OSError, AssertionError) as exc:
-                why = _reason(exc)
+                why = error_text(exc)
                 if isinstance(exc, AssertionError):
                     why = "no Docker socket found and DOCKER_HOST is not set"
                 raise RuntimeUnavailableError(
-                    f"No Docker daemon is configured ({why}): {_FIX_DAEMON}."
+                    f"No Docker daemon is configured ({why}): {FIX_DAEMON}."
                 ) from exc
         return self._client
 
@@ -272,7 +270,7 @@ class DockerRuntime(JobRuntime):
             except asyncio.TimeoutError:  # before OSError: TimeoutError is one since 3.11
                 failure = f"no answer within {self.pull_timeout:g} s"
             except (DockerError, aiohttp.ClientError, OSError) as exc:
-                failure = _reason(exc)
+                failure = error_text(exc)
             if failure is not None:
                 logger.info("could not update image %s (%s); using the local one", image, failure)
             self._pulled[image] = failure
@@ -349,7 +347,7 @@ class DockerExecution:
                 try:
                     message = await stream.read_out()
                 except (aiohttp.ClientError, OSError) as exc:
-                    raise _translate(exc, "reading the job's output") from exc
+                    raise translate(exc, "reading the job's output") from exc
                 if message is None:
                     break
                 for line in splitter.feed(message.stream, message.data):
@@ -368,7 +366,7 @@ class DockerExecution:
         """Wait until the container exits and return the job's exit code."""
         if self._exit_code is None:
             self._check_open()
-            with _docker_errors("waiting for the job's container"):
+            with docker_errors("waiting for the job's container"):
                 status = await self._container.wait()
             self._exit_code = int(status["StatusCode"])
         return self._exit_code
@@ -380,11 +378,11 @@ class DockerExecution:
         try:
             await self._container.kill()
         except DockerError as exc:
-            if exc.status in (_NOT_FOUND, _CONFLICT):  # not running, or already removed
+            if exc.status in (NOT_FOUND, CONFLICT):  # not running, or already removed
                 return
-            raise _translate(exc, "killing the job's container") from exc
+            raise translate(exc, "killing the job's container") from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise _translate(exc, "killing the job's container") from exc
+            raise translate(exc, "killing the job's container") from exc
 
     async def collect(self, destination: Path) -> CollectedOutputs:
         """Copy results and checkpoints into the new folder ``destination``.
@@ -407,7 +405,7 @@ class DockerExecution:
         if spool is None:
             return CollectedOutputs(None, tuple(refused))
         with spool:  # closed here too, in case the worker thread never ran
-            reason = await anyio.to_thread.run_sync(_read_failure_reason, spool)
+            reason = await anyio.to_thread.run_sync(read_failure_reason, spool)
         return CollectedOutputs(reason, tuple(refused))
 
     async def aclose(self) -> None:
@@ -427,7 +425,7 @@ class DockerExecution:
         for response in list(self._responses):
             self._release(response)
         await self._detach()
-        await _delete(self._container)
+        await delete_container(self._container)
         logger.debug("job %s: container %s removed", self._spec.job_name, self.container_id[:12])
 
     async def _copy_folder(self, container_path: str, destination: Path, label: str) -> list[str]:
@@ -436,7 +434,7 @@ class DockerExecution:
             return []
         root = PurePosixPath(container_path).name
         with spool:  # closed here too, in case the worker thread never ran
-            return await anyio.to_thread.run_sync(_extract_spooled, spool, root, destination, label)
+            return await anyio.to_thread.run_sync(extract_spooled, spool, root, destination, label)
 
     async def _download(self, container_path: str) -> IO[bytes] | None:
         """The archive of ``container_path`` in a temporary file, or ``None`` if missing."""
@@ -447,7 +445,7 @@ class DockerExecution:
                 f"copying {container_path} out of the job's container",
                 missing_ok=True,
             )
-        except _Missing:
+        except Missing:
             return None
         spool: IO[bytes] = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
         try:
@@ -456,7 +454,7 @@ class DockerExecution:
                 try:
                     chunk = await response.content.readany()
                 except (aiohttp.ClientError, OSError) as exc:
-                    raise _translate(exc, f"copying {container_path} out") from exc
+                    raise translate(exc, f"copying {container_path} out") from exc
                 if chunk:
                     pending += chunk
                 if pending and (not chunk or len(pending) >= _SPOOL_CHUNK):
@@ -480,22 +478,10 @@ class DockerExecution:
         *,
         missing_ok: bool = False,
     ) -> aiohttp.ClientResponse:
-        """Open a streamed GET of the daemon API; the caller releases the response.
-
-        aiodocker's public ``get_archive()`` holds a whole archive in memory, so archives
-        are read raw through the client's request method.
-        """
+        """Open a streamed GET of the daemon API (:func:`open_get`), released with the
+        execution if the caller does not release it first."""
         self._check_open()
-        try:
-            response = await self._docker._do_query(path, "GET", params=params, timeout=None)
-        except DockerError as exc:
-            # 404 also means that the container is gone, which is an error here.
-            gone = "no such container" in exc.message.lower()
-            if missing_ok and exc.status == _NOT_FOUND and not gone:
-                raise _Missing from exc
-            raise _translate(exc, action) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise _translate(exc, action) from exc
+        response = await open_get(self._docker, path, params, action, missing_ok=missing_ok)
         self._responses.add(response)
         return response
 
@@ -516,125 +502,3 @@ class DockerExecution:
                 source=self,
                 stacklevel=2,
             )
-
-
-class _Missing(Exception):
-    """The daemon has no such path in the container."""
-
-
-# --- copying out (blocking; run in a worker thread) --------------------------------------
-
-
-def _extract_spooled(spool: IO[bytes], root: str, destination: Path, label: str) -> list[str]:
-    try:
-        with tarfile.open(fileobj=spool, mode="r:") as archive:
-            return extract_tree(archive, root, destination, label)
-    except tarfile.TarError as exc:
-        raise ContainerError(f"unreadable archive of {root}: {exc}") from exc
-    except ArchiveError as exc:
-        raise ContainerError(str(exc)) from exc
-
-
-def _read_failure_reason(spool: IO[bytes]) -> str | None:
-    """The first line of the failure file in ``spool`` (an archive), or ``None``."""
-    try:
-        with tarfile.open(fileobj=spool, mode="r:") as archive:
-            for member in archive:
-                extracted = archive.extractfile(member) if member.isreg() else None
-                if extracted is None:
-                    continue
-                with extracted:
-                    # Only the first line counts, however much the job wrote.
-                    first = extracted.readline(_FAILURE_LINE_LIMIT)
-                return first.decode("utf-8", errors="replace").strip() or None
-    except tarfile.TarError as exc:
-        raise ContainerError(f"unreadable archive of the failure file: {exc}") from exc
-    return None
-
-
-async def _image_python_path(docker: aiodocker.Docker, image: str) -> str | None:
-    """The ``PYTHONPATH`` the image sets, if any (a container's own ``Env`` replaces it)."""
-    try:
-        info = await docker.images.inspect(image)
-    except DockerError as exc:
-        if exc.status == _NOT_FOUND:
-            raise _missing_image(image, exc.message) from exc
-        raise _translate(exc, f"inspecting image {image}") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise _translate(exc, f"inspecting image {image}") from exc
-    for entry in (info.get("Config") or {}).get("Env") or []:
-        key, _, value = entry.partition("=")
-        if key == "PYTHONPATH":
-            return value or None
-    return None
-
-
-def _missing_image(image: str, reason: str) -> RuntimeUnavailableError:
-    return RuntimeUnavailableError(
-        f"The Docker image {image} is not available locally ({reason}). Fix: "
-        f"`docker pull {image}` (for the Braket base image, log in to its ECR registry "
-        "first), `docker load` it from a file, or pass image_uri= with an image you have."
-    )
-
-
-async def _create(docker: aiodocker.Docker, config: dict[str, Any], image: str) -> DockerContainer:
-    """Create a container; if cancelled meanwhile, let the creation end and remove it.
-
-    A create request cut off by a cancellation still creates the container (the daemon
-    finishes it), and then no one would know its id.
-    """
-    creating = asyncio.ensure_future(docker.containers.create(config))
-    try:
-        with anyio.CancelScope(shield=True):
-            container = await finish(creating)
-    except DockerError as exc:  # the daemon answered, so it created nothing
-        if exc.status == _NOT_FOUND and "image" in exc.message.lower():
-            raise _missing_image(image, exc.message) from exc
-        raise _translate(exc, "creating the job container") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise _translate(exc, "creating the job container") from exc
-    except BaseException:
-        if creating.done() and not creating.cancelled() and creating.exception() is None:
-            with anyio.CancelScope(shield=True):
-                await finish(_delete(creating.result()))
-        raise
-    return container
-
-
-async def _delete(container: DockerContainer) -> None:
-    """Force-remove ``container``; a container already gone or going is fine."""
-    try:
-        await container.delete(force=True)
-    except DockerError as exc:
-        if exc.status not in (_NOT_FOUND, _CONFLICT):  # gone, or being removed
-            raise _translate(exc, "removing the job's container") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise _translate(exc, "removing the job's container") from exc
-
-
-# --- error translation --------------------------------------------------------------------
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, DockerError):
-        return exc.message
-    return str(exc) or type(exc).__name__
-
-
-def _translate(exc: BaseException, action: str) -> BraketAsyncError:
-    """The braket_async error for a failure of aiodocker or aiohttp while doing ``action``."""
-    if isinstance(exc, DockerError) and exc.status == _CANNOT_CONNECT:
-        return RuntimeUnavailableError(
-            f"Lost the Docker daemon while {action} ({exc.message}): {_FIX_DAEMON}."
-        )
-    return ContainerError(f"Docker failed while {action}: {_reason(exc)}")
-
-
-@contextlib.contextmanager
-def _docker_errors(action: str) -> Iterator[None]:
-    try:
-        yield
-    except BraketAsyncError:
-        raise
-    except (DockerError, aiohttp.ClientError, OSError) as exc:
-        raise _translate(exc, action) from exc

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import attrs
 
+from ._braket import DEFAULT_CHECKPOINT_PATH, DEFAULT_MAX_RUNTIME_SECONDS
+
 __all__ = [
     "CheckpointConfig",
     "InstanceConfig",
@@ -16,10 +18,6 @@ __all__ = [
     "S3DataSourceConfig",
     "StoppingCondition",
 ]
-
-DEFAULT_CHECKPOINT_PATH = "/opt/jobs/checkpoints"
-#: Five days, the service's maximum (and the official SDK's default).
-DEFAULT_MAX_RUNTIME_SECONDS = 5 * 24 * 60 * 60
 
 
 @attrs.frozen(kw_only=True)

@@ -14,9 +14,9 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from ..errors import ConfigurationError, ServiceError, ThrottlingError
+from ..errors import ConfigurationError, JobNotFoundError, ServiceError, ThrottlingError
 
-__all__ = ["is_transient", "translate"]
+__all__ = ["is_transient", "job_not_found", "translate"]
 
 _THROTTLING_CODES = frozenset(
     {
@@ -69,3 +69,13 @@ def is_transient(error: BaseException) -> bool:
             or (error.status is not None and error.status >= 500)
         )
     return False
+
+
+def job_not_found(error: BaseException, arn: str) -> JobNotFoundError | None:
+    """The :class:`JobNotFoundError` that ``error`` of a call about job ``arn`` means, or
+    ``None`` when it means something else. Its cause is ``error``."""
+    if not (isinstance(error, ServiceError) and error.code == "ResourceNotFoundException"):
+        return None
+    missing = JobNotFoundError(f"Job {arn} not found")
+    missing.__cause__ = error
+    return missing

@@ -26,11 +26,11 @@ from .._states import JobState
 from ..errors import (
     BraketAsyncError,
     ConfigurationError,
-    JobNotFoundError,
     ServiceError,
 )
 from ..jobs import load_job_result
 from ..metrics import MetricStatistic, MetricType
+from ._errors import job_not_found
 from ._logs import LOG_GROUP, LogEvent, follow_logs
 from ._plan import job_arn_region, plan_job
 from ._request import build_request
@@ -304,8 +304,8 @@ class AwsQuantumJob(QuantumJob):
         try:
             response = await self._session.call("braket", "get_job", jobArn=self._arn, **params)
         except ServiceError as exc:
-            if exc.code == "ResourceNotFoundException":
-                raise JobNotFoundError(f"Job {self._arn} not found") from exc
+            if (missing := job_not_found(exc, self._arn)) is not None:
+                raise missing from exc
             raise
         response.pop("ResponseMetadata", None)
         self._remember(response)
@@ -368,8 +368,8 @@ class AwsQuantumJob(QuantumJob):
             response = await self._session.call("braket", "cancel_job", jobArn=self._arn)
             state = JobState(response["cancellationStatus"])
         except ServiceError as exc:
-            if exc.code == "ResourceNotFoundException":
-                raise JobNotFoundError(f"Job {self._arn} not found") from exc
+            if (missing := job_not_found(exc, self._arn)) is not None:
+                raise missing from exc
             if exc.code != "ConflictException":
                 raise
             state = await self.state()

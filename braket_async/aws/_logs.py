@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from .._braket import LOG_GROUP
 from .._logs import LogEvent, LogStream
 from ..errors import ServiceError
 from ._session import AwsSession
@@ -30,7 +31,6 @@ from ._session import AwsSession
 __all__ = ["LOG_GROUP", "LogEvent", "RemoteLogStream", "follow_logs", "log_stream_prefix"]
 
 #: The log group of every Braket job.
-LOG_GROUP = "/aws/braket/jobs"
 
 # The official SDK's colours (blue, magenta, green, cyan, yellow), one per instance.
 _INSTANCE = re.compile(r"^(algo-\d+)")

@@ -24,11 +24,10 @@ from typing import Any
 
 import attrs
 
+from .._braket import DEFAULT_CHECKPOINT_PATH, DEFAULT_MAX_RUNTIME_SECONDS
 from .._names import default_job_name, validate_channel_name, validate_job_name
 from .._source import _ENTRY_POINT, resolve_source
 from ..config import (
-    DEFAULT_CHECKPOINT_PATH,
-    DEFAULT_MAX_RUNTIME_SECONDS,
     CheckpointConfig,
     InstanceConfig,
     OutputDataConfig,
@@ -39,7 +38,7 @@ from ..errors import ConfigurationError
 from ._s3 import parse_s3_uri
 from ._submit import CLIENT_TOKEN_TAG
 
-__all__ = ["Channel", "JobPlan", "base_image_uri", "job_arn_region", "plan_job"]
+__all__ = ["Channel", "JobPlan", "job_arn_region", "plan_job"]
 
 _JOB_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:([a-z0-9\-]+):(\d{12}):job/([^/\s]+)$")
 
@@ -55,18 +54,6 @@ _RESERVATION_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:[a-z0-9\-]*:[0-9]{12}:.*
 
 
 _IMAGE_URI = re.compile(r"^\d{10,14}\.dkr\.ecr.[a-z0-9-]+\.amazonaws\.com/.+(@sha256)?:.+$")
-# Braket's base jobs image (the official SDK's image_uri_config/base.json).
-
-
-_BASE_IMAGE_REGISTRY = "292282985366"
-
-
-_BASE_IMAGE_REPOSITORY = "amazon-braket-base-jobs"
-
-
-_BASE_IMAGE_REGIONS = frozenset({"us-east-1", "us-west-1", "us-west-2", "eu-west-2", "eu-north-1"})
-
-
 _MAX_CHANNELS = 20
 
 
@@ -85,20 +72,6 @@ def job_arn_region(arn: str) -> str:
             f"Invalid job ARN {arn!r}: expected arn:aws:braket:<region>:<account>:job/<id>"
         )
     return match.group(1)
-
-
-def base_image_uri(region: str) -> str:
-    """Braket's base jobs image in ``region``.
-
-    Raises:
-        ConfigurationError: Braket has no base image in ``region``; pass ``image_uri``.
-    """
-    if region not in _BASE_IMAGE_REGIONS:
-        raise ConfigurationError(
-            f"Braket's base jobs image is not available in {region}: pass image_uri "
-            f"(regions with the image: {', '.join(sorted(_BASE_IMAGE_REGIONS))})"
-        )
-    return f"{_BASE_IMAGE_REGISTRY}.dkr.ecr.{region}.amazonaws.com/{_BASE_IMAGE_REPOSITORY}:latest"
 
 
 @attrs.frozen(kw_only=True)

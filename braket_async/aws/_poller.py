@@ -37,11 +37,10 @@ from .._states import JobState
 from ..errors import (
     ClosedError,
     ConfigurationError,
-    JobNotFoundError,
     JobTimeoutError,
     ServiceError,
 )
-from ._errors import is_transient
+from ._errors import is_transient, job_not_found
 from ._throttle import Clock, RetryPolicy
 from ._times import service_time
 
@@ -490,10 +489,7 @@ class JobPoller:
             failure = exc
             if is_transient(failure):
                 return  # next cycle
-            if isinstance(failure, ServiceError) and failure.code == "ResourceNotFoundException":
-                self._settle(arn, lambda: _not_found(arn, failure))
-            else:
-                self._settle(arn, lambda: failure)
+            self._settle(arn, lambda: job_not_found(failure, arn) or failure)
             return
         metadata = {key: value for key, value in response.items() if key != "ResponseMetadata"}
         self._metadata[arn] = metadata
@@ -515,12 +511,6 @@ def _calls(arns: int) -> int:
 
 def _pages(jobs: int) -> int:
     return max(1, -(-jobs // _PAGE_SIZE))
-
-
-def _not_found(arn: str, cause: BaseException) -> JobNotFoundError:
-    error = JobNotFoundError(f"No job {arn}")
-    error.__cause__ = cause
-    return error
 
 
 def _utc(moment: datetime.datetime) -> datetime.datetime:

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from .._braket import base_image_uri
 from ..errors import ConfigurationError, JobNotFoundError, ServiceError
-from ._plan import JobPlan, base_image_uri
+from ._errors import job_not_found
+from ._plan import JobPlan
 from ._s3 import (
     copy_s3_prefix,
     join_s3,
@@ -128,8 +130,8 @@ async def _checkpoint_uri_of(session: AwsSession, arn: str) -> str:
     try:
         metadata = await session.call("braket", "get_job", jobArn=arn)
     except ServiceError as exc:
-        if exc.code == "ResourceNotFoundException":
-            raise JobNotFoundError(f"copy_checkpoints_from_job: no job {arn}") from exc
+        if (missing := job_not_found(exc, arn)) is not None:
+            raise JobNotFoundError(f"copy_checkpoints_from_job: {missing}") from exc
         raise
     uri = metadata.get("checkpointConfig", {}).get("s3Uri")
     if not uri:

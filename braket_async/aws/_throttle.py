@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import attrs
 
+from .._braket import BRAKET_API_RATES, CLOUDWATCH_LOGS_RATES
+
 __all__ = [
     "DEFAULT_BRAKET_RATES",
     "Clock",
@@ -39,18 +41,8 @@ class OperationRate:
 
 #: Braket's published per-account, per-region job API rates, and CloudWatch Logs'.
 DEFAULT_BRAKET_RATES: Mapping[str, OperationRate] = {
-    "CreateJob": OperationRate(1, 5),
-    "GetJob": OperationRate(5, 25),
-    "CancelJob": OperationRate(2, 5),
-    "SearchJobs": OperationRate(5, 50),
-    "GetDevice": OperationRate(5, 50),
-    "SearchDevices": OperationRate(5, 50),
-    # CloudWatch Logs, for log followers and metrics queries (its per-account quotas;
-    # conservative where they have changed over time).
-    "DescribeLogStreams": OperationRate(5, 10),
-    "GetLogEvents": OperationRate(25, 50),
-    "StartQuery": OperationRate(5, 10),
-    "GetQueryResults": OperationRate(5, 10),
+    name: OperationRate(*rate)
+    for name, rate in {**BRAKET_API_RATES, **CLOUDWATCH_LOGS_RATES}.items()
 }
 
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import botocore.exceptions  # type: ignore[import-untyped]
 
+from .._braket import LOG_GROUP
 from .._shield import finish
 
 __all__ = ["LOG_GROUP", "LogStreamWriter", "ensure_log_group"]
 
 #: The log group of every Braket job.
-LOG_GROUP = "/aws/braket/jobs"
 _LOGGER = logging.getLogger(__name__)
 # PutLogEvents takes at most 10,000 events and about 1 MB (with 26 bytes per event).
 _MAX_EVENTS = 10_000

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from .._braket import ACCOUNT_API_RATE, BRAKET_API_RATES
+
 __all__ = ["DEFAULT_RATES", "Rate", "RateLimiter", "RateLimits"]
 
 
@@ -24,23 +26,17 @@ class Rate:
     burst: float = attrs.field(validator=attrs.validators.ge(1))
 
 
-#: Per-operation defaults (requests per second, burst) after Braket's published default
-#: quotas (developer guide, "Amazon Braket Quotas"); accounts may have raised ones.
-#: Tagging has no published rate; its values here are a guess.
+#: Per-operation defaults: Braket's published quotas; tagging has no published rate, so
+#: its values here are a guess.
 DEFAULT_RATES: Mapping[str, Rate] = {
-    "CreateJob": Rate(1, 5),
-    "GetJob": Rate(5, 25),
-    "CancelJob": Rate(2, 5),
-    "SearchJobs": Rate(5, 50),
-    "GetDevice": Rate(5, 50),
-    "SearchDevices": Rate(5, 50),
+    **{name: Rate(*rate) for name, rate in BRAKET_API_RATES.items()},
     "TagResource": Rate(10, 40),
     "UntagResource": Rate(10, 40),
     "ListTagsForResource": Rate(10, 40),
 }
 
-#: The account-wide rate shared by every operation: 140 requests per second, burst 600.
-DEFAULT_ACCOUNT_RATE = Rate(140, 600)
+#: The account-wide rate shared by every operation.
+DEFAULT_ACCOUNT_RATE = Rate(*ACCOUNT_API_RATE)
 
 
 @attrs.frozen(kw_only=True)

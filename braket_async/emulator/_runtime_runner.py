@@ -28,6 +28,7 @@ import attrs
 import botocore.exceptions  # type: ignore[import-untyped]
 
 from .._archives import safe_extract, tar_gz_folder
+from .._braket import DEFAULT_CHECKPOINT_PATH
 from .._shield import finish
 from ..errors import ArchiveError
 from ..runtimes import Execution, JobRuntime, JobSpec, ProcessRuntime
@@ -38,7 +39,6 @@ from ._s3 import download_object, download_prefix, parse_s3_uri, upload_folder
 
 __all__ = ["AwsEndpoint", "RuntimeJobRunner"]
 
-_DEFAULT_CHECKPOINT_PATH = "/opt/jobs/checkpoints"
 # Services a job talks to besides Braket, as named in AWS_ENDPOINT_URL_<SERVICE>.
 _JOB_SERVICES = ("S3", "CLOUDWATCH_LOGS", "STS", "IAM")
 
@@ -238,7 +238,7 @@ class _JobRun:
             code=tuple(code),
             hyperparameters=self.request.get("hyperParameters", {}),
             input_data=input_data,
-            checkpoint_path=(checkpoint or {}).get("localPath", _DEFAULT_CHECKPOINT_PATH),
+            checkpoint_path=(checkpoint or {}).get("localPath", DEFAULT_CHECKPOINT_PATH),
             checkpoint_input=checkpoint_input,
             environment=self._environment(script),
             image_uri=self.request["algorithmSpecification"].get("containerImage", {}).get("uri"),

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import anyio
 import anyio.to_thread
 
+from .._braket import DEFAULT_CHECKPOINT_PATH
 from .._creation import JobCreation
 from .._logs import LogStream
 from .._names import default_job_name, validate_channel_name, validate_job_name
@@ -25,7 +26,7 @@ from .._quantum_job import (
 from .._shield import finish
 from .._source import resolve_source
 from .._states import JobState
-from ..config import DEFAULT_CHECKPOINT_PATH, CheckpointConfig
+from ..config import CheckpointConfig
 from ..errors import (
     ConfigurationError,
     JobNotFoundError,

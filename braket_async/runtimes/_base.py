@@ -19,6 +19,7 @@ from typing import Protocol
 import attrs
 from anyio.abc import AsyncResource
 
+from .._braket import DEFAULT_CHECKPOINT_PATH
 from ..errors import ConfigurationError
 
 __all__ = ["CollectedOutputs", "Execution", "JobRuntime", "JobSpec"]
@@ -73,7 +74,7 @@ class JobSpec:
     code: tuple[Path, ...] = attrs.field(converter=_path_tuple)
     hyperparameters: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_str_mapping)
     input_data: Mapping[str, Path] = attrs.field(factory=dict, converter=_frozen_path_mapping)
-    checkpoint_path: str = attrs.field(default="/opt/jobs/checkpoints")
+    checkpoint_path: str = attrs.field(default=DEFAULT_CHECKPOINT_PATH)
     checkpoint_input: Path | None = None
     environment: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_str_mapping)
     image_uri: str | None = None

@@ -28,6 +28,7 @@ from aiodocker.containers import DockerContainer
 from aiodocker.exceptions import DockerError
 from aiodocker.stream import Stream
 
+from .._braket import base_image_uri
 from .._shield import finish
 from ..errors import (
     ClosedError,
@@ -70,7 +71,6 @@ JOB_LABEL: Final = "braket-async.job"
 #: Label with the job's ARN; job names need not be unique, ARNs are.
 JOB_ARN_LABEL: Final = "braket-async.job-arn"
 
-_BASE_IMAGE = "292282985366.dkr.ecr.{region}.amazonaws.com/amazon-braket-base-jobs:latest"
 _DEFAULT_REGION = "us-west-2"
 _BOOTSTRAP_COMMAND = ("python3", BOOTSTRAP_PATH, "--ml-root", ML_ROOT)
 # Archives are spooled to a temporary file in pieces of this size (one thread hop each).
@@ -132,7 +132,7 @@ class DockerRuntime(JobRuntime):
         region = (
             os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _DEFAULT_REGION
         )
-        return _BASE_IMAGE.format(region=region)
+        return base_image_uri(region)
 
     async def prepare(self, spec: JobSpec) -> None:
         """Check that the daemon answers and the job's image is there.

@@ -21,6 +21,7 @@ from ..errors import JobNotFoundError
 from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER
 
 __all__ = [
+    "ARN_PREFIX",
     "LOG_FILE",
     "LOG_TIMES_FILE",
     "METADATA_FILE",
@@ -29,6 +30,7 @@ __all__ = [
     "hold_lock",
     "is_owned",
     "is_same_process",
+    "job_folder",
     "merge_outputs",
     "metadata_from_json",
     "metadata_to_json",
@@ -39,6 +41,15 @@ __all__ = [
     "write_metadata",
     "write_text",
 ]
+
+#: Local jobs' ARNs are this prefix and the job's name.
+ARN_PREFIX = "local:job/"
+
+
+def job_folder(root: str | os.PathLike[str] | None, name: str) -> Path:
+    """The folder of the local job ``name`` under ``root`` (default: the current folder)."""
+    return Path(root if root is not None else os.getcwd()).resolve() / name
+
 
 METADATA_FILE = "metadata.json"
 LOG_FILE = "log.txt"

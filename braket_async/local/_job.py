@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import shutil
 import signal
@@ -14,17 +13,15 @@ from typing import Any, Literal
 import anyio
 import anyio.to_thread
 
-from .._braket import DEFAULT_CHECKPOINT_PATH
 from .._creation import JobCreation
 from .._logs import LogStream
-from .._names import default_job_name, validate_channel_name, validate_job_name
+from .._names import validate_job_name
 from .._quantum_job import (
     DEFAULT_RESULTS_POLL_INTERVAL,
     DEFAULT_RESULTS_POLL_TIMEOUT,
     QuantumJob,
 )
 from .._shield import finish
-from .._source import resolve_source
 from .._states import JobState
 from ..config import CheckpointConfig
 from ..errors import (
@@ -35,33 +32,24 @@ from ..errors import (
 )
 from ..jobs import load_job_result
 from ..metrics import MetricStatistic, MetricType, parse_metrics
-from ..runtimes import JobRuntime, JobSpec, ProcessRuntime
-from ._credentials import session_environment
-from ._description import JobDescription, runtime_config
+from ..runtimes import JobRuntime
+from ._create import launch_job
 from ._folder import (
+    ARN_PREFIX,
     LOG_FILE,
     PRIVATE_FOLDER,
-    hold_lock,
     is_same_process,
+    job_folder,
     private_folder,
-    process_identity,
-    write_metadata,
 )
 from ._follow import POLL_SECONDS, current_record, follow_log, is_job_folder
 from ._owner import (
     CANCEL_REQUEST,
-    ChangeSignal,
     LiveRun,
-    SupervisedRun,
-    register,
     supervised_run,
-    unregister,
 )
-from ._run import LocalJobRun
 
 __all__ = ["LocalQuantumJob"]
-
-_ARN_PREFIX = "local:job/"
 
 
 class LocalQuantumJob(QuantumJob):
@@ -87,10 +75,10 @@ class LocalQuantumJob(QuantumJob):
         *,
         root: str | os.PathLike[str] | None = None,
     ) -> None:
-        if not isinstance(arn, str) or not arn.startswith(_ARN_PREFIX):
+        if not isinstance(arn, str) or not arn.startswith(ARN_PREFIX):
             raise ConfigurationError(f"Invalid local job ARN {arn!r}: expected 'local:job/<name>'")
-        self._name = validate_job_name(arn[len(_ARN_PREFIX) :])
-        self._folder = _folder_in(root, self._name)
+        self._name = validate_job_name(arn[len(ARN_PREFIX) :])
+        self._folder = job_folder(root, self._name)
         if not self._folder.is_dir():
             raise JobNotFoundError(f"Local job {self._name!r} not found in {self._folder.parent}")
         if not is_job_folder(self._folder):
@@ -222,82 +210,25 @@ class LocalQuantumJob(QuantumJob):
         aws_session: object | None,
         copy_checkpoints_from_job: str | None,
     ) -> LocalQuantumJob:
-        if not isinstance(device, str) or not device:
-            raise ConfigurationError("device must be a non-empty string")
-        job_runtime, owns_runtime = _make_runtime(
-            runtime, image_uri, local_container_update, network_mode
+        arn, folder = await launch_job(
+            device=device,
+            source_module=source_module,
+            entry_point=entry_point,
+            image_uri=image_uri,
+            job_name=job_name,
+            hyperparameters=hyperparameters,
+            input_data=input_data,
+            checkpoint_config=checkpoint_config,
+            local_container_update=local_container_update,
+            runtime=runtime,
+            root=root,
+            environment=environment,
+            network_mode=network_mode,
+            detach=detach,
+            aws_session=aws_session,
+            copy_checkpoints_from_job=copy_checkpoints_from_job,
         )
-        try:
-            if image_uri is not None and isinstance(job_runtime, ProcessRuntime):
-                raise ConfigurationError(
-                    "image_uri names a container image, and the process runtime runs no "
-                    "container: pass runtime='docker', or leave image_uri out"
-                )
-            source = resolve_source(source_module, entry_point)
-            job_environment = _environment(environment)
-            if aws_session is not None:
-                job_environment = {**await session_environment(aws_session), **job_environment}
-            name = (
-                validate_job_name(job_name)
-                if job_name is not None
-                else default_job_name(job_runtime.name)
-            )
-            spec = JobSpec(
-                job_name=name,
-                job_arn=_ARN_PREFIX + name,
-                device=device,
-                entry_point=source.entry_point,
-                code=(source.path,),
-                hyperparameters={str(k): str(v) for k, v in (hyperparameters or {}).items()},
-                input_data=_input_channels(input_data),
-                checkpoint_path=(checkpoint_config or CheckpointConfig()).local_path
-                or DEFAULT_CHECKPOINT_PATH,
-                environment=job_environment,
-                image_uri=image_uri,
-                checkpoint_input=_checkpoints_of(copy_checkpoints_from_job, root),
-            )
-            folder = _folder_in(root, name)
-            await job_runtime.prepare(spec)
-            # One mkdir, done in the loop so that no other task can see the folder
-            # before the live run is registered for it.
-            _make_job_folder(folder)
-        except BaseException:
-            if owns_runtime:
-                await job_runtime.aclose()
-            raise
-        metadata = _initial_metadata(spec, source.path, job_runtime.name)
-        config = runtime_config(job_runtime)
-        try:
-            lock = _start_record(folder, spec, metadata, config)
-        except BaseException:
-            if owns_runtime:
-                await finish(job_runtime.aclose())
-            raise
-        run: SupervisedRun | LocalJobRun
-        if config is not None:
-            description = JobDescription(spec=spec, runtime_config=config, owner={})
-            run = SupervisedRun(
-                folder,
-                job_runtime,
-                owns_runtime=owns_runtime,
-                lock=lock,
-                detached=detach,
-                supervisor_environment=description.environment_variables(),
-            )
-            await run.launch()
-        else:
-            # A runtime that cannot be rebuilt elsewhere runs the job in this process,
-            # which keeps the lock for the job's life.
-            run = _InProcessRun(
-                spec,
-                job_runtime,
-                owns_runtime=owns_runtime,
-                folder=folder,
-                metadata=metadata,
-                lock=lock,
-            )
-            await run.launch()
-        job = cls(spec.job_arn, root=folder.parent)
+        job = cls(arn, root=folder.parent)
         if wait_until_complete:
             try:
                 await job.logs(wait=True)
@@ -315,7 +246,7 @@ class LocalQuantumJob(QuantumJob):
     @property
     def arn(self) -> str:
         """The job's ARN, ``local:job/<name>``."""
-        return _ARN_PREFIX + self._name
+        return ARN_PREFIX + self._name
 
     @property
     def name(self) -> str:
@@ -487,169 +418,6 @@ class LocalQuantumJob(QuantumJob):
 
     def __repr__(self) -> str:
         return f"LocalQuantumJob({self.arn!r})"
-
-
-def _make_runtime(
-    runtime: str | JobRuntime,
-    image_uri: str | None,
-    local_container_update: bool,
-    network_mode: str | None,
-) -> tuple[JobRuntime, bool]:
-    if isinstance(runtime, JobRuntime):
-        return runtime, False
-    if runtime == "process":
-        return ProcessRuntime(), True
-    if runtime == "docker":
-        from ..runtimes import DockerRuntime
-
-        return (
-            DockerRuntime(
-                image_uri=image_uri,
-                local_container_update=local_container_update,
-                network_mode=network_mode or "default",
-            ),
-            True,
-        )
-    raise ConfigurationError(
-        f"Unknown runtime {runtime!r}: use 'process', 'docker' or a JobRuntime"
-    )
-
-
-def _input_channels(
-    input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None,
-) -> dict[str, Path]:
-    if input_data is None:
-        return {}
-    if not isinstance(input_data, Mapping):
-        input_data = {"input": input_data}
-    channels: dict[str, Path] = {}
-    for channel, location in input_data.items():
-        validate_channel_name(channel)
-        text = os.fspath(location)
-        if text.startswith("s3://"):
-            raise ConfigurationError(
-                f"Input channel {channel!r} is an S3 URI; local jobs take local paths"
-            )
-        path = Path(text).expanduser().resolve()
-        if not path.exists():
-            raise ConfigurationError(f"Input channel {channel!r}: {text!r} does not exist")
-        channels[channel] = path
-    return channels
-
-
-def _checkpoints_of(arn: str | None, root: str | os.PathLike[str] | None) -> Path | None:
-    """The checkpoint folder of the local job ``arn`` in ``root``, to seed a new job's."""
-    if arn is None:
-        return None
-    if not isinstance(arn, str) or not arn.startswith(_ARN_PREFIX):
-        raise ConfigurationError(
-            f"copy_checkpoints_from_job must be a local job's ARN 'local:job/<name>', got {arn!r}"
-        )
-    folder = _folder_in(root, validate_job_name(arn[len(_ARN_PREFIX) :])) / "checkpoints"
-    if not folder.is_dir() or folder.is_symlink():
-        raise ConfigurationError(f"copy_checkpoints_from_job: {folder} holds no checkpoints")
-    return folder
-
-
-def _environment(environment: Mapping[str, str] | None) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for name, value in (environment or {}).items():
-        if not isinstance(name, str) or not name or "=" in name or "\0" in name:
-            raise ConfigurationError(f"Invalid environment variable name {name!r}")
-        if not isinstance(value, str) or "\0" in value:
-            raise ConfigurationError(f"Environment variable {name!r} must be a string")
-        result[name] = value
-    return result
-
-
-def _initial_metadata(spec: JobSpec, source: Path, runtime_name: str) -> dict[str, Any]:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    metadata: dict[str, Any] = {
-        "jobName": spec.job_name,
-        "jobArn": spec.job_arn,
-        "status": JobState.QUEUED.value,
-        "createdAt": now,
-        "deviceConfig": {"device": spec.device},
-        "hyperParameters": dict(spec.hyperparameters),
-        "algorithmSpecification": {
-            "scriptModeConfig": {
-                "entryPoint": spec.entry_point,
-                "s3Uri": source.as_uri(),
-                "compressionType": "NONE",
-            },
-        },
-        "checkpointConfig": {"localPath": spec.checkpoint_path},
-        "inputDataConfig": [
-            {"channelName": channel, "dataSource": {"localPath": str(path)}}
-            for channel, path in spec.input_data.items()
-        ],
-        "runtime": runtime_name,
-        "events": [{"eventType": "QUEUED_FOR_EXECUTION", "timeOfEvent": now}],
-    }
-    if spec.image_uri:
-        metadata["algorithmSpecification"]["containerImage"] = {"uri": spec.image_uri}
-    return metadata
-
-
-def _folder_in(root: str | os.PathLike[str] | None, name: str) -> Path:
-    return Path(root if root is not None else os.getcwd()).resolve() / name
-
-
-def _start_record(
-    folder: Path,
-    spec: JobSpec,
-    metadata: dict[str, Any],
-    config: dict[str, Any] | None,
-) -> int:
-    """Write the new job's private folder, lock and record; return the lock (blocking).
-
-    Done in the loop right after the folder is made: a reader in another process never
-    sees a job folder without its record, nor an unlocked queued job.
-    """
-    private_folder(folder).mkdir(mode=0o700)
-    lock = hold_lock(folder)
-    try:
-        owner = process_identity(os.getpid())
-        if config is not None:
-            JobDescription(spec=spec, runtime_config=config, owner=owner).write(folder)
-        else:
-            metadata["supervisor"] = {**owner, "inProcess": True}
-        write_metadata(folder, metadata)
-    except BaseException:
-        os.close(lock)
-        raise
-    return lock
-
-
-class _InProcessRun(LocalJobRun):
-    """A job run by this process itself (its runtime cannot be rebuilt elsewhere)."""
-
-    def __init__(self, *args: Any, lock: int, **kwargs: Any) -> None:
-        self.changes = ChangeSignal()
-        super().__init__(*args, on_change=self.changes.set, **kwargs)
-        self._lock = lock
-        register(self.folder, self)
-
-    async def launch(self) -> None:
-        """Start the job here; see :meth:`LocalJobRun.launch`."""
-        await super().launch()
-        assert self._task is not None
-        self._task.add_done_callback(lambda _: self._release())
-
-    def _release(self) -> None:
-        lock, self._lock = self._lock, -1
-        if lock >= 0:
-            os.close(lock)
-        unregister(self.folder, self)
-
-
-def _make_job_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True)
-    except FileExistsError:
-        raise ConfigurationError(
-            f"{folder} exists already: pick another job_name or root"
-        ) from None
 
 
 def _load_result(path: Path, allow_pickle: bool) -> dict[str, Any]:

@@ -168,3 +168,38 @@ async def test_links_and_names_planted_in_a_docker_jobs_outputs_are_refused(
     assert secret.read_text() == "do not read"
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
     assert await job_containers(docker, "planter") == []
+
+
+async def test_an_aws_session_gives_a_docker_job_its_credentials_only_in_its_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from braket_async.aws import AwsSession
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDDOCKER")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-for-the-container")
+    source = write(
+        tmp_path,
+        "creds",
+        """
+        import os
+        from braket_async.jobs import save_job_result
+        save_job_result({k: os.environ.get(k) for k in (
+            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
+        """,
+    )
+    root = tmp_path / "jobs"
+    async with AwsSession(region="eu-west-2") as session:
+        job = await LocalQuantumJob.create(
+            "local:none/none", source, job_name="creds", root=root, aws_session=session, **DOCKER
+        )
+        assert await job.result() == {
+            "AWS_ACCESS_KEY_ID": "AKIDDOCKER",
+            "AWS_SECRET_ACCESS_KEY": "s3cr3t-for-the-container",
+            "AWS_DEFAULT_REGION": "eu-west-2",
+        }
+    for path in (root / "creds").rglob("*"):
+        if path.is_file() and path.name != "results.json":
+            assert b"s3cr3t" not in path.read_bytes(), path

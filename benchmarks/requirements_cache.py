@@ -32,7 +32,7 @@ from braket_async import LocalQuantumJob
 from braket_async.runtimes import ProcessRuntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from wheels import build_wheel  # type: ignore[import-not-found]  # the tests' wheel
+from support.wheels import build_wheel  # type: ignore[import-not-found]  # the tests' wheel
 
 
 def make_source(folder: Path, requirements: bool) -> Path:

@@ -2,9 +2,12 @@
 
 A line such as ``[node-1] Metrics - timestamp=1695043649.8; energy=-1.2; iteration_number=3;``
 carries ``name=value;`` pairs, and an optional leading ``[node]`` tag recorded in the
-``node_id`` column. Lines are then pivoted into a table, one row per pivot value (the
-timestamp or the iteration number) and node; several values for one cell are resolved by
-a statistic. The parse matches the official SDK's, so both give the same table.
+``node_id`` column. A name is the run of letters, digits and underscores before the ``=``
+(spaces allowed between): ``log_metric("train-loss", 0.5)`` prints ``train-loss=0.5;``,
+which both this parser and the official one read as ``loss``. Lines are then pivoted into
+a table, one row per pivot value (the timestamp or the iteration number) and node; several
+values for one cell are resolved by a statistic. The parse matches the official SDK's, so
+both give the same table.
 
 Standard library only: used by both local and remote job handles.
 """
@@ -54,15 +57,17 @@ class MetricsParser:
     def __init__(self) -> None:
         self._records: list[dict[str, Any]] = []
 
-    def add_line(self, line: str, timestamp: float | None = None) -> bool:
+    def add_line(self, line: str | None, timestamp: float | str | None = None) -> bool:
         """Parse one log line; return whether it held any metric.
 
         Args:
-            line: The line, as printed by the job.
+            line: The line, as printed by the job. ``None`` (a log event without a
+                message) is ignored, as the official parser ignores it.
             timestamp: When the line was logged, in seconds since the epoch; used as the
-                ``timestamp`` of a line that has none of its own.
+                ``timestamp`` of a line that has none of its own. A false value (``None``,
+                ``0``, ``""``) is not used, as in the official parser.
         """
-        if _MARKER not in line:
+        if not line or _MARKER not in line:
             return False
         record: dict[str, Any] = {}
         for match in _PAIR.finditer(line):
@@ -76,14 +81,14 @@ class MetricsParser:
                 _logger.warning("Dropping metric %s: %r is not a number", name, text)
         if not record:
             return False
-        if timestamp is not None:
+        if timestamp:
             record.setdefault(_TIMESTAMP, timestamp)
         if tag := _NODE_TAG.match(line):
             record[_NODE_ID] = tag.group(1)
         self._records.append(record)
         return True
 
-    def add_lines(self, lines: Iterable[str]) -> None:
+    def add_lines(self, lines: Iterable[str | None]) -> None:
         """Parse each of ``lines`` with :meth:`add_line`."""
         for line in lines:
             self.add_line(line)
@@ -119,7 +124,7 @@ class MetricsParser:
 
 
 def parse_metrics(
-    lines: Iterable[str],
+    lines: Iterable[str | None],
     metric_type: MetricType | str = MetricType.TIMESTAMP,
     statistic: MetricStatistic | str = MetricStatistic.MAX,
 ) -> dict[str, list[Any]]:

@@ -1,8 +1,10 @@
-"""Test-wide settings: asyncio as the anyio backend."""
+"""Test-wide settings: asyncio as the anyio backend, the AWS fixtures for every folder."""
 
 from __future__ import annotations
 
 import pytest
+
+pytest_plugins = ["support.aws_fixtures"]
 
 
 @pytest.fixture

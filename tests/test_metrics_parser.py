@@ -13,7 +13,7 @@ from braket.jobs.metrics_data.log_metrics_parser import LogMetricsParser
 from braket_async.metrics import MetricsParser, MetricStatistic, MetricType, parse_metrics
 
 # (line, timestamp the log system recorded for it or None)
-CORPUS: list[tuple[str, float | None]] = [
+CORPUS: list[tuple[str | None, float | None]] = [
     ("Metrics - timestamp=1.0; energy=-1.5; iteration_number=0;", None),
     ("Metrics - timestamp=1.0; energy=-2.5; iteration_number=0;", None),
     ("Metrics - timestamp=2.0; energy=-1.0; iteration_number=1; loss=0.3;", None),
@@ -38,11 +38,19 @@ CORPUS: list[tuple[str, float | None]] = [
     ("Metrics - timestamp=14.0;energy=3.0;iteration_number=5;", None),
     ("Metrics -", None),
     ("", None),
+    # A log event without a message, with and without a time of its own.
+    (None, None),
+    (None, 20.0),
+    # A false log time is not used: the line without a timestamp stays out of that table.
+    ("Metrics - energy=5.0; iteration_number=6;", 0.0),
+    ("Metrics - timestamp=15.0; train-loss=0.5; loss value=1.5;", None),
 ]
 
 
 def official_table(
-    corpus: list[tuple[str, float | None]], metric_type: MetricType, statistic: MetricStatistic
+    corpus: list[tuple[str | None, float | None]],
+    metric_type: MetricType,
+    statistic: MetricStatistic,
 ) -> dict[str, list[Any]]:
     parser = LogMetricsParser()
     for line, timestamp in corpus:
@@ -53,7 +61,9 @@ def official_table(
 
 
 def our_table(
-    corpus: list[tuple[str, float | None]], metric_type: MetricType, statistic: MetricStatistic
+    corpus: list[tuple[str | None, float | None]],
+    metric_type: MetricType,
+    statistic: MetricStatistic,
 ) -> dict[str, list[Any]]:
     parser = MetricsParser()
     for line, timestamp in corpus:
@@ -181,3 +191,169 @@ def test_enums() -> None:
 def test_unknown_type_or_statistic_is_refused(metric_type: str, statistic: str) -> None:
     with pytest.raises(ValueError, match="is not a valid"):
         parse_metrics(["Metrics - timestamp=1; energy=1.0;"], metric_type, statistic)
+
+
+def test_none_and_empty_lines_are_ignored() -> None:
+    parser = MetricsParser()
+
+    assert not parser.add_line(None)
+    assert not parser.add_line(None, timestamp=5.0)
+    assert not parser.add_line("")
+    parser.add_lines([None, "Metrics - timestamp=1; energy=2.0;", None])
+    assert parser.get_parsed_metrics() == {"timestamp": [1.0], "energy": [2.0]}
+    assert parse_metrics([None]) == {}
+
+
+@pytest.mark.parametrize("timestamp", [0, 0.0, ""])
+def test_false_log_time_is_not_used(timestamp: float | str) -> None:
+    parser = MetricsParser()
+    official = LogMetricsParser()
+    line = "Metrics - energy=1.0; iteration_number=0;"
+
+    assert parser.add_line(line, timestamp)  # the line has a metric, just no time
+    official.parse_log_message(timestamp, line)  # type: ignore[arg-type]
+
+    table = parser.get_parsed_metrics(MetricType.ITERATION_NUMBER)
+    assert table == {"energy": [1.0], "iteration_number": [0.0]}
+    assert table == official.get_parsed_metrics(
+        OfficialType.ITERATION_NUMBER, OfficialStatistic.MAX
+    )
+    assert parser.get_parsed_metrics(MetricType.TIMESTAMP) == {}
+
+
+# --- the official SDK's own unit-test cases (test_log_metrics_parser.py) -------------------
+# Log events as the official tests feed them: a dict with an optional "timestamp" (strings
+# there, as CloudWatch gives them) and an optional "message".
+
+MALFORMED_EVENTS: list[dict[str, str]] = [
+    {"timestamp": "Test timestamp 0", "message": ""},
+    {"timestamp": "Test timestamp 1", "message": "No semicolon metric0=2.0"},
+    {"timestamp": "Test timestamp 2", "message": "metric0=not_a_number;"},
+    {"timestamp": "Test timestamp 3", "message": "also not a number metric0=2 . 0;"},
+    {"timestamp": "Test timestamp 3", "message": "metric0=;"},
+    {"timestamp": "Test timestamp 3", "message": "metric0= ;"},
+    {"timestamp": "Test timestamp 4"},  # no message: None
+    {"unknown": "Unknown"},  # neither
+]
+
+SIMPLE_EVENTS = [
+    {
+        "timestamp": "Test timestamp 0",
+        "message": "Metrics - metric0=0.0; metric1=1.0; metric2=2.0 ;",
+    },
+    # A timestamp in the line wins over the event's.
+    {
+        "timestamp": "Test timestamp 1",
+        "message": "Metrics - timestamp=1628019160; metric0=0.1; metric2= 2.1;",
+    },
+    # metric3 appears once: the other rows hold None for it.
+    {
+        "timestamp": "Test timestamp 2",
+        "message": "Metrics - metric0=0.2; metric1=1.2; metric2= 2.2 ; metric3=0.2;",
+    },
+    {
+        "timestamp": "Test timestamp 3",
+        "message": "Metrics - metric0=-0.4; metric1=3.14e-22; metric2=3.14E22;",
+    },
+]
+SIMPLE_TABLE = {
+    "timestamp": ["Test timestamp 0", 1628019160, "Test timestamp 2", "Test timestamp 3"],
+    "metric0": [0.0, 0.1, 0.2, -0.4],
+    "metric1": [1.0, None, 1.2, 3.14e-22],
+    "metric2": [2.0, 2.1, 2.2, 3.14e22],
+    "metric3": [None, None, 0.2, None],
+}
+
+MULTINODE_EVENTS = [
+    {"timestamp": "Test timestamp 0", "message": "[nodeA]<stdout>:Metrics - metric0=1.0;"},
+    {"timestamp": "Test timestamp 0", "message": "[nodeB]<stdout>:Metrics - metric0=2.0;"},
+    {"timestamp": "Test timestamp 1", "message": "[nodeA]<stdout>:Metrics - metricA=3.0;"},
+    {"timestamp": "Test timestamp 1", "message": "Metrics - metric0=0.0;"},
+]
+MULTINODE_TABLE = {
+    "timestamp": ["Test timestamp 0", "Test timestamp 0", "Test timestamp 1", "Test timestamp 1"],
+    "node_id": ["nodeA", "nodeB", "nodeA", None],
+    "metric0": [1.0, 2.0, None, 0.0],
+    "metricA": [None, None, 3.0, None],
+}
+
+# Every line at one time: the statistic picks each cell's value.
+SAME_TIME_EVENTS = [
+    {"timestamp": "Test timestamp 0", "message": message}
+    for message in [
+        "Metrics - metric0=0.0;",
+        "Metrics - metric0=0.1; metric1=1.1;",
+        "Metrics - metric0=0.2; metric2=2.8;",
+        "Metrics - metric0=0.3; metric1=1.3;",
+        "Metrics - metric1=1.4; metric2=2.4;",
+        "Metrics - metric0=0.5; metric1=1.5; metric2=2.5;",
+        "Metrics - metric1=0.6; metric0=0.6;",
+    ]
+]
+SAME_TIME_MAX = {
+    "timestamp": ["Test timestamp 0"],
+    "metric0": [0.6],
+    "metric1": [1.5],
+    "metric2": [2.8],
+}
+SAME_TIME_MIN = {
+    "timestamp": ["Test timestamp 0"],
+    "metric0": [0.0],
+    "metric1": [0.6],
+    "metric2": [2.4],
+}
+
+ITERATION_EVENTS = [
+    {"timestamp": f"Test timestamp {i}", "message": message}
+    for i, message in enumerate(
+        [
+            "Metrics - iteration_number=0; metric0=0.0;",
+            "Metrics - metric0=0.1; metric1=1.1; iteration_number=0;",
+            "Metrics - metric0=0.2; metric2=2.8;",
+            "Metrics - metric0=0.3; metric1=1.3;",
+            "Metrics - metric1=1.4; metric2=2.4; iteration_number=0;",
+            "Metrics - metric0=0.5; metric1=1.5; metric2=2.5;",
+            "Metrics - metric1=0.6; iteration_number=0; metric0=0.6;",
+        ]
+    )
+]
+ITERATION_MAX = {
+    "iteration_number": [0],
+    "timestamp": ["Test timestamp 6"],
+    "metric0": [0.6],
+    "metric1": [1.4],
+    "metric2": [2.4],
+}
+
+OFFICIAL_CASES: dict[str, tuple[list[dict[str, str]], MetricType, MetricStatistic, Any]] = {
+    "nothing": ([], MetricType.TIMESTAMP, MetricStatistic.MAX, {}),
+    "malformed": (MALFORMED_EVENTS, MetricType.TIMESTAMP, MetricStatistic.MAX, {}),
+    "simple": (SIMPLE_EVENTS, MetricType.TIMESTAMP, MetricStatistic.MAX, SIMPLE_TABLE),
+    "multinode": (MULTINODE_EVENTS, MetricType.TIMESTAMP, MetricStatistic.MAX, MULTINODE_TABLE),
+    "same-time-max": (SAME_TIME_EVENTS, MetricType.TIMESTAMP, MetricStatistic.MAX, SAME_TIME_MAX),
+    "same-time-min": (SAME_TIME_EVENTS, MetricType.TIMESTAMP, MetricStatistic.MIN, SAME_TIME_MIN),
+    "iteration": (
+        ITERATION_EVENTS,
+        MetricType.ITERATION_NUMBER,
+        MetricStatistic.MAX,
+        ITERATION_MAX,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", OFFICIAL_CASES)
+def test_official_unit_cases_through_both_parsers(case: str) -> None:
+    events, metric_type, statistic, expected = OFFICIAL_CASES[case]
+    official = LogMetricsParser()
+    ours = MetricsParser()
+    for event in events:
+        official.parse_log_message(event.get("timestamp"), event.get("message"))  # type: ignore[arg-type]
+        ours.add_line(event.get("message"), event.get("timestamp"))
+
+    official_result = official.get_parsed_metrics(
+        OfficialType[metric_type.name], OfficialStatistic[statistic.name]
+    )
+    our_result = ours.get_parsed_metrics(metric_type, statistic)
+    assert official_result == expected  # the case still holds for the official parser
+    assert our_result == expected
+    assert repr(our_result) == repr(official_result)  # also column order and value types

@@ -1,8 +1,13 @@
 """The program that starts a job's user code inside the job (standard library only).
 
-It runs in any image that has ``python3`` (3.10 or later), shipped next to the in-job API::
+It runs in any image that has ``python3`` (3.10 or later), shipped next to the in-job API
+under ``/opt/braket_async/lib/braket_async/jobs/`` and started as a script::
 
-    python3 -m braket_async.jobs._bootstrap --ml-root /opt/ml
+    python3 /opt/braket_async/lib/braket_async/jobs/_bootstrap.py --ml-root /opt/ml
+
+(``python3 -m braket_async.jobs._bootstrap`` works too). It loads its sibling modules
+(``_requirements.py``, ``_hyperparameters.py``, ``_missing_sdk.py``) from its own folder,
+and the ``braket`` shim lives in ``_shim/`` beside it.
 
 The runtime has already unpacked the code into ``<ml-root>/code`` and set the
 ``AMZN_BRAKET_*`` environment (see ``braket_async.runtimes._layout``). This process, the
@@ -42,6 +47,9 @@ the user code wrote itself (the SageMaker convention) is left as it is. The form
   ``RequirementsError: <reason>``, ``BootstrapError: <reason>`` when the user code could
   not be started.
 
+When the user code failed importing a ``braket`` module and the Amazon Braket SDK is not
+installed (see ``_missing_sdk.py``), ``; <how to install it>`` follows the exit code.
+
 Deliberate differences from the official container (``braket_container.py``):
 
 - Failures exit non-zero; the official container exits 0 after a setup failure.
@@ -51,15 +59,9 @@ Deliberate differences from the official container (``braket_container.py``):
   container does, but with this interpreter (not whatever ``python`` is on ``PATH``) or
   into a job environment layered on it, and a failed install fails the job instead of
   being ignored.
-- Hyperparameters are bound one by one: those naming a parameter (or all of them, when the
-  function takes ``**kwargs``) are passed, the others are ignored with a note in the log.
-  The official container passes none unless every hyperparameter names a parameter.
-- Conversion: ``bool`` accepts only ``true``/``false`` (any case; the official
-  ``bool("False")`` is ``True``), string annotations are resolved, ``X | None`` converts as
-  ``X``, and annotations other than ``int``/``float``/``bool``/``str`` get the string
-  unchanged instead of being called on it. A value that does not convert, or a required
-  parameter without a hyperparameter, fails the job with ``HyperparameterError`` before the
-  function is called.
+- Hyperparameters are bound to a function entry point's parameters one by one and
+  converted by their annotations (see ``_hyperparameters.py``); those that do not fit
+  fail the job with ``HyperparameterError`` before the function is called.
 - A function entry point that returns a coroutine (``async def``) is run with
   ``asyncio.run``.
 - The user code is a fresh interpreter (``subprocess``), not a ``multiprocessing`` fork
@@ -67,7 +69,8 @@ Deliberate differences from the official container (``braket_container.py``):
 - Tracebacks printed for uncaught exceptions start at the user's code, without the
   bootstrap's and ``runpy``'s frames.
 - If the image has no ``braket.jobs``, scripts written for the official SDK still import
-  the in-job API from it through a generated shim (see :func:`write_braket_shim`).
+  the in-job API from it, and ``PersistedJobDataFormat`` from ``braket.jobs_data``,
+  through the shim shipped next to this file (:data:`SHIM_DIR`).
 
 Not handled: MPI and ``data_parallel`` launches of the official container. If the
 supervisor itself is killed with SIGKILL the child is not; runtimes stop the whole
@@ -92,14 +95,17 @@ import sys
 import tempfile
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 
 def _sibling(name: str) -> types.ModuleType:
-    """A module next to this file, whether this runs as a script or was imported."""
+    """A module next to this file, whether this runs as a script or was imported.
+
+    As a script (how jobs start it) there is no package to import from: the module is
+    loaded from its file. The siblings import nothing but the standard library.
+    """
     if __package__:
         return importlib.import_module(f"{__package__}.{name}")
     path = os.path.join(os.path.dirname(os.path.realpath(__file__)), f"{name}.py")
@@ -111,20 +117,24 @@ def _sibling(name: str) -> types.ModuleType:
     return module
 
 
-_requirements: Any = _sibling("_requirements")
+if typing.TYPE_CHECKING:
+    from . import _hyperparameters, _missing_sdk, _requirements
+else:
+    _hyperparameters = _sibling("_hyperparameters")
+    _missing_sdk = _sibling("_missing_sdk")
+    _requirements = _sibling("_requirements")
 
 __all__ = [
     "MAX_MESSAGE_LENGTH",
     "SETUP_FAILURE_EXIT_CODE",
+    "SHIM_DIR",
     "EntryPoint",
     "SetupError",
-    "bind_hyperparameters",
     "exit_code_of",
     "main",
     "parse_entry_point",
     "run_user_code",
     "supervise",
-    "write_braket_shim",
 ]
 
 SETUP_FAILURE_EXIT_CODE = 2
@@ -134,6 +144,9 @@ _FORWARDED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
 )
 _THIS_FILE = os.path.realpath(__file__)
+SHIM_DIR = os.path.join(os.path.dirname(_THIS_FILE), "_shim")
+"""The folder holding the ``braket`` namespace portion that stands in for the official SDK's
+``braket.jobs`` and ``braket.jobs_data``; it goes last on the user code's ``sys.path``."""
 
 
 class SetupError(Exception):
@@ -180,122 +193,6 @@ def exit_code_of(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-# --- hyperparameters ---------------------------------------------------------------------
-
-
-def bind_hyperparameters(
-    function: Callable[..., object], hyperparameters: Mapping[str, object]
-) -> tuple[dict[str, Any], list[str]]:
-    """The keyword arguments to call ``function`` with, and the names left out.
-
-    A hyperparameter is passed when it names a parameter that can be given by keyword, or
-    to ``**kwargs``; it is converted with the parameter's annotation (see
-    :func:`_convert`). The call must then bind: a required parameter without a
-    hyperparameter is an error here, not a ``TypeError`` inside the job.
-
-    Raises:
-        SetupError: ``HyperparameterError`` when a value does not convert or the
-            arguments do not fit the signature.
-    """
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError) as exc:  # builtins without a signature
-        raise SetupError("HyperparameterError", f"cannot inspect {function!r}: {exc}") from exc
-    parameters = signature.parameters
-    by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    var_keyword = next(
-        (p for p in parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD), None
-    )
-    globalns = _globals_of(function)
-    arguments: dict[str, Any] = {}
-    named: dict[str, Any] = {}  # the arguments that are not for **kwargs
-    ignored: list[str] = []
-    for name, value in hyperparameters.items():
-        parameter = parameters.get(name)
-        if parameter is not None and parameter.kind in by_keyword:
-            named[name] = None
-        else:
-            parameter = var_keyword
-        if parameter is None:
-            ignored.append(name)
-            continue
-        target = _conversion_target(_resolve_annotation(parameter.annotation, globalns))
-        text = value if isinstance(value, str) else str(value)
-        try:
-            arguments[name] = _convert(text, target)
-        except ValueError as exc:
-            raise SetupError(
-                "HyperparameterError",
-                f"hyperparameter {name!r} = {_shorten(text, 100)!r} is not a valid "
-                f"{target.__name__} ({exc})",
-            ) from exc
-    try:
-        # Without what goes to **kwargs: bind() refuses a name that is also a positional-only
-        # parameter, which a real call accepts.
-        signature.bind(**named)
-    except TypeError as exc:
-        raise SetupError(
-            "HyperparameterError",
-            f"cannot call {_qualified_name(function)} with hyperparameters "
-            f"{sorted(arguments)}: {exc}",
-        ) from exc
-    return arguments, ignored
-
-
-def _convert(text: str, target: type) -> Any:
-    if target is bool:
-        lowered = text.strip().lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        raise ValueError("expected 'true' or 'false'")
-    if target is int or target is float:
-        return target(text)
-    return text
-
-
-def _conversion_target(annotation: object) -> type:
-    """``int``, ``float``, ``bool`` or ``str`` (everything else stays a string)."""
-    if annotation in (int, float, bool, str):
-        return typing.cast(type, annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        # `X | None` (also what Python 3.10 makes of a `None` default) converts as X.
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(members) == 1:
-            return _conversion_target(members[0])
-    return str
-
-
-def _resolve_annotation(annotation: object, globalns: dict[str, Any]) -> object:
-    """Evaluate a string annotation (``from __future__ import annotations``).
-
-    One parameter at a time, so that an annotation naming something imported only under
-    ``TYPE_CHECKING`` does not stop the others from converting; unresolvable ones are
-    treated as ``str``.
-    """
-    if not isinstance(annotation, str):
-        return annotation
-    holder = types.SimpleNamespace(__annotations__={"value": annotation})
-    try:
-        return typing.get_type_hints(holder, globalns=globalns)["value"]
-    except Exception:  # NameError, SyntaxError, ...: whatever the user's annotation does
-        return str
-
-
-def _globals_of(function: Callable[..., object]) -> dict[str, Any]:
-    unwrapped = inspect.unwrap(function)
-    namespace = getattr(unwrapped, "__globals__", None)
-    if isinstance(namespace, dict):
-        return namespace
-    module = sys.modules.get(getattr(function, "__module__", None) or "")
-    return vars(module) if module is not None else {}
-
-
-def _qualified_name(function: Callable[..., object]) -> str:
-    module = getattr(function, "__module__", None)
-    name = getattr(function, "__qualname__", None) or repr(function)
-    return f"{module}:{name}" if module else name
-
-
 # --- the child: runs the user code -------------------------------------------------------
 
 
@@ -310,7 +207,8 @@ def run_user_code(
 
     What went wrong is written as JSON to ``report_path`` for the supervisor:
     ``{"reason": line}`` when the code could not be started, ``{"type": ..., "message":
-    ...}`` for an uncaught exception.
+    ...}`` for an uncaught exception, with ``"hint"`` when it says how to install the
+    Amazon Braket SDK.
     """
     _prepare_interpreter(code_dir, shim_dir)
     try:
@@ -328,7 +226,11 @@ def run_user_code(
         # Re-raised so that Python ends the process by SIGINT, as it does for any script.
         raise
     except BaseException as exc:
-        _write_report(report_path, _exception_report(exc))
+        report = _exception_report(exc)
+        hint = _missing_sdk.missing_sdk_hint(exc, shim_dir)
+        if hint is not None:
+            report["hint"] = hint
+        _write_report(report_path, report)
         traceback = _user_traceback(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
         return 1
@@ -372,8 +274,11 @@ def _execute(entry_point: EntryPoint, hyperparameters_file: str | None) -> None:
             "EntryPointError",
             f"{str(entry_point)!r} is not callable (it is of type {type(function).__name__})",
         )
-    hyperparameters = _read_hyperparameters(hyperparameters_file)
-    arguments, ignored = bind_hyperparameters(function, hyperparameters)
+    try:
+        hyperparameters = _hyperparameters.read_hyperparameters(hyperparameters_file)
+        arguments, ignored = _hyperparameters.bind_hyperparameters(function, hyperparameters)
+    except _hyperparameters.HyperparameterError as exc:
+        raise SetupError("HyperparameterError", str(exc)) from exc
     if ignored:
         _log(f"hyperparameters not passed to {entry_point} (no such parameter): {ignored}")
     result = function(**arguments)
@@ -407,21 +312,6 @@ def _find_module(name: str, entry_point: EntryPoint) -> importlib.machinery.Modu
             "EntryPointError", f"module {name!r} of entry point {str(entry_point)!r} not found"
         )
     return spec
-
-
-def _read_hyperparameters(path: str | None) -> dict[str, object]:
-    if not path:
-        return {}
-    try:
-        with open(path, encoding="utf-8") as file:
-            data = json.load(file)
-    except (OSError, ValueError) as exc:
-        raise SetupError(
-            "HyperparameterError", f"cannot read hyperparameters from {path}: {exc}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise SetupError("HyperparameterError", f"{path} does not hold a JSON object")
-    return data
 
 
 def _exception_report(exc: BaseException) -> dict[str, str]:
@@ -530,7 +420,7 @@ def supervise(ml_root: str) -> int:
                 "--report",
                 report_path,
                 "--shim-dir",
-                write_braket_shim(os.path.join(work_dir, "shim")),
+                SHIM_DIR,
             ]
             hyperparameters_file = os.environ.get("AMZN_BRAKET_HP_FILE")
             if hyperparameters_file:
@@ -586,9 +476,10 @@ def _failure_reason(report_path: str, returncode: int) -> str:
     if "reason" in report:
         return report["reason"]
     if "type" in report:
-        message = _one_line(report.get("message", ""))
+        hint = f"; {_one_line(report['hint'])}" if report.get("hint") else ""
+        message = _one_line(report.get("message", ""), MAX_MESSAGE_LENGTH - len(hint))
         described = f"{report['type']}: {message}" if message else report["type"]
-        return f"AlgorithmError: {described}, exit code: {exit_code}"
+        return f"AlgorithmError: {described}, exit code: {exit_code}{hint}"
     if returncode < 0:
         return (
             f"AlgorithmError: killed by signal {_signal_name(-returncode)}, exit code: {exit_code}"
@@ -621,79 +512,11 @@ def _fail(failure_path: str, reason: str, exit_code: int) -> int:
     return exit_code
 
 
-# --- the braket.jobs shim ----------------------------------------------------------------
-
-# `braket` is a namespace package in the official SDK (several distributions share it), so
-# the shim is a namespace portion too: a regular `braket/__init__.py`, even at the end of
-# sys.path, would replace the real namespace and hide `braket.circuits` and friends.
-_SHIM_FILES: Mapping[str, str] = {
-    "braket/jobs/__init__.py": (
-        '"""Stand-in for braket.jobs: the in-job API of braket_async (generated)."""\n'
-        "import braket_async.jobs as _api\n"
-        "from braket_async.jobs import *  # noqa: F403\n"
-        '__all__ = list(getattr(_api, "__all__", ()))\n'
-    ),
-    "braket/jobs/metrics.py": (
-        '"""Stand-in for braket.jobs.metrics (generated)."""\n'
-        "from braket_async.jobs import log_metric\n"
-        '__all__ = ["log_metric"]\n'
-    ),
-    "braket/jobs/data_persistence.py": (
-        '"""Stand-in for braket.jobs.data_persistence (generated)."""\n'
-        "from braket_async.jobs import (\n"
-        "    load_job_checkpoint,\n"
-        "    load_job_result,\n"
-        "    save_job_checkpoint,\n"
-        "    save_job_result,\n"
-        ")\n"
-        "__all__ = [\n"
-        '    "load_job_checkpoint",\n'
-        '    "load_job_result",\n'
-        '    "save_job_checkpoint",\n'
-        '    "save_job_result",\n'
-        "]\n"
-    ),
-    "braket/jobs/environment_variables.py": (
-        '"""Stand-in for braket.jobs.environment_variables (generated)."""\n'
-        "from braket_async.jobs import (\n"
-        "    get_checkpoint_dir,\n"
-        "    get_hyperparameters,\n"
-        "    get_input_data_dir,\n"
-        "    get_job_device_arn,\n"
-        "    get_job_name,\n"
-        "    get_results_dir,\n"
-        ")\n"
-        "__all__ = [\n"
-        '    "get_checkpoint_dir",\n'
-        '    "get_hyperparameters",\n'
-        '    "get_input_data_dir",\n'
-        '    "get_job_device_arn",\n'
-        '    "get_job_name",\n'
-        '    "get_results_dir",\n'
-        "]\n"
-    ),
-}
-
-
-def write_braket_shim(folder: str) -> str:
-    """Write a ``braket.jobs`` that re-exports ``braket_async.jobs`` into ``folder``.
-
-    ``folder`` belongs at the *end* of ``sys.path``: scripts written for the official SDK
-    (``from braket.jobs import save_job_result``) then work in images without it, and a
-    real ``braket.jobs`` anywhere earlier on the path wins.
-    """
-    for relative, text in _SHIM_FILES.items():
-        path = Path(folder, relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return folder
-
-
 # --- shared helpers and the command line ---------------------------------------------------
 
 
-def _one_line(text: str) -> str:
-    return _shorten(" ".join(text.split("\n")).replace("\r", " "), MAX_MESSAGE_LENGTH)
+def _one_line(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
+    return _shorten(" ".join(text.split("\n")).replace("\r", " "), max(limit, 3))
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -6,12 +6,9 @@ find these lines and parse them with :mod:`braket_async.metrics`.
 
 from __future__ import annotations
 
-import re
 import time
 
 __all__ = ["log_metric"]
-
-_METRIC_NAME = re.compile(r"\w+")
 
 
 def log_metric(
@@ -22,24 +19,22 @@ def log_metric(
 ) -> None:
     """Record one value of a metric of the running job.
 
-    Prints ``Metrics - timestamp=<t>; <metric_name>=<value>;`` followed by
-    `` iteration_number=<n>;`` when ``iteration_number`` is given.
+    Prints the official SDK's line, ``Metrics - timestamp=<t>; <metric_name>=<value>;``
+    followed by `` iteration_number=<n>;`` when ``iteration_number`` is not ``None``; each
+    value is formatted with ``str()``.
 
     Args:
-        metric_name: Letters, digits and underscores only, so that the line parses back.
+        metric_name: Any name is printed as given. The parsers (ours and the official one)
+            read a name as the letters, digits and underscores just before the ``=``, so a
+            name with other characters comes back shortened: ``"train-loss"`` as ``loss``,
+            ``"loss value"`` as ``value``.
         value: The value; anything that ``float()`` accepts in text form.
-        timestamp: Seconds since the epoch; default now.
-        iteration_number: The iteration the value belongs to.
-
-    Raises:
-        ValueError: ``metric_name`` has other characters than letters, digits and
-            underscores.
+        timestamp: Seconds since the epoch. ``None``, ``0`` and any other false value
+            mean now, as in the official SDK.
+        iteration_number: The iteration the value belongs to; ``0`` is printed.
     """
-    if not _METRIC_NAME.fullmatch(metric_name):
-        raise ValueError(f"metric name {metric_name!r} must be letters, digits and underscores")
-    if timestamp is None:
-        timestamp = time.time()
-    line = f"Metrics - timestamp={timestamp}; {metric_name}={value};"
+    logged_timestamp = timestamp or time.time()
+    line = f"Metrics - timestamp={logged_timestamp}; {metric_name}={value};"
     if iteration_number is not None:
         line += f" iteration_number={iteration_number};"
     # Flushed because job output is a pipe: buffered lines would reach the log (and the

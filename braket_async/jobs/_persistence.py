@@ -1,7 +1,13 @@
 """Checkpoints and results, saved and loaded from inside a job.
 
 Writes go to a temporary file that then replaces the target, so a job killed while saving
-leaves the previous checkpoint intact instead of a truncated one.
+leaves the previous checkpoint intact instead of a truncated one (the official SDK opens
+the target first: a value without a JSON form leaves it empty).
+
+``data_format="pickle"`` is accepted as the official SDK accepts it, and writes the same
+file: despite the name nothing is pickled. The values are stored as JSON, the file records
+``"dataFormat": "pickle"``, and it loads without ``allow_pickle``. Pickle with
+``PersistedJobDataFormat.PICKLED_V4``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 from ._environment import get_checkpoint_dir, get_job_name, get_results_dir
 from ._serialization import (
+    DataFormat,
     PersistedJobDataFormat,
     decode_document,
     deserialize_values,
@@ -64,7 +71,7 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def _read_document(path: str | os.PathLike[str]) -> tuple[dict[str, Any], PersistedJobDataFormat]:
+def _read_document(path: str | os.PathLike[str]) -> tuple[dict[str, Any], DataFormat]:
     with open(path, encoding="utf-8") as f:
         text = f.read()
     try:
@@ -82,6 +89,13 @@ def save_job_checkpoint(
 
     The file is ``<checkpoint dir>/<job name>.json``, or ``<job name>_<suffix>.json`` when
     ``checkpoint_file_suffix`` is given, and replaces any earlier one.
+
+    Args:
+        checkpoint_data: The values to save.
+        checkpoint_file_suffix: Names the checkpoint among several of the same job.
+        data_format: ``PersistedJobDataFormat.PLAINTEXT`` (JSON), ``PICKLED_V4``, their
+            values as strings, or ``"pickle"``, which stores JSON like plaintext (see the
+            module documentation).
 
     Raises:
         ValueError: ``checkpoint_data`` is empty or ``None``, the format is unknown, or the
@@ -109,7 +123,8 @@ def load_job_checkpoint(
         job_name: Whose checkpoint to load, from the checkpoint folder.
         checkpoint_file_suffix: The suffix it was saved with.
         allow_pickle: Unpickle ``pickled_v4`` data. Unpickling can run arbitrary code:
-            only allow it for data you trust.
+            only allow it for data you trust. Data saved with ``"pickle"`` is JSON and
+            loads without it.
 
     Raises:
         FileNotFoundError: There is no such checkpoint.
@@ -132,7 +147,8 @@ def load_job_result(
             (the working directory outside a job). A missing file means no results yet
             and gives ``{}``.
         allow_pickle: Unpickle ``pickled_v4`` data. Unpickling can run arbitrary code:
-            only allow it for data you trust.
+            only allow it for data you trust. Data saved with ``"pickle"`` is JSON and
+            loads without it.
 
     Raises:
         ValueError: The file is not a valid results file.
@@ -153,8 +169,10 @@ def save_job_result(
 
     A value that is not a dict is saved as ``{"result": result_data}``. Keys already saved
     keep their place and take the new value. Results saved pickled stay pickled: with
-    ``data_format=None`` new data follows the file's format (plaintext for a new file),
-    and saving pickled data over plaintext results pickles them all.
+    ``data_format=None`` new data follows the file's format (plaintext for a new file, or
+    over ``"pickle"`` results), and saving pickled data over plaintext results pickles
+    them all. As in the official SDK, ``"pickle"`` stores JSON under that name, except over
+    ``pickled_v4`` results, which it keeps pickled.
 
     Raises:
         TypeError: The saved results are pickled and ``data_format`` is plaintext, or a
@@ -170,6 +188,7 @@ def save_job_result(
     except FileNotFoundError:
         saved, saved_format = {}, PersistedJobDataFormat.PLAINTEXT
 
+    fmt: DataFormat
     if saved_format is PersistedJobDataFormat.PICKLED_V4:
         if requested is PersistedJobDataFormat.PLAINTEXT:
             raise TypeError(

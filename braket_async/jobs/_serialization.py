@@ -5,6 +5,11 @@ object with the keys ``braketSchemaHeader``, ``dataDictionary`` and ``dataFormat
 order, ``json.dumps`` default separators and ASCII escapes, no trailing newline. In
 ``pickled_v4`` documents every value is ``pickle.dumps(value, protocol=4)`` in MIME base64
 (76-character lines, each ending in a newline).
+
+The format is named by :class:`PersistedJobDataFormat`, or by the string ``"pickle"``,
+which the official SDK accepts too (it takes any string) and which, despite its name, does
+not pickle: the values are stored as JSON, as for plaintext, and the document records
+``"dataFormat": "pickle"``. Only ``pickled_v4`` pickles.
 """
 
 from __future__ import annotations
@@ -21,14 +26,17 @@ import pathlib
 import pickle
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 __all__ = [
+    "PLAINTEXT_NAMED_PICKLE",
+    "DataFormat",
     "PersistedJobDataFormat",
     "decode_document",
     "deserialize_values",
     "encode_document",
     "serialize_values",
+    "to_format",
 ]
 
 _HEADER = {"name": "braket.jobs_data.persisted_job_data", "version": "1"}
@@ -43,35 +51,55 @@ class PersistedJobDataFormat(str, enum.Enum):
     """Values are pickled with protocol 4, then base64-encoded."""
 
 
-def to_format(data_format: PersistedJobDataFormat | str) -> PersistedJobDataFormat:
-    """Return ``data_format`` as a member; the official SDK's members are accepted too.
+PLAINTEXT_NAMED_PICKLE: Literal["pickle"] = "pickle"
+"""The format name ``"pickle"``: values stored as JSON under that name, as the official SDK
+stores them (see the module doc)."""
+
+DataFormat: TypeAlias = PersistedJobDataFormat | Literal["pickle"]
+"""A format as documents record it: a member, or :data:`PLAINTEXT_NAMED_PICKLE`."""
+
+
+def to_format(data_format: PersistedJobDataFormat | str) -> DataFormat:
+    """Return ``data_format`` as a member, or as :data:`PLAINTEXT_NAMED_PICKLE` for ``"pickle"``.
+
+    The official SDK's members and their values are accepted too. Other strings are
+    refused, where the official SDK would store the values as JSON under that name.
 
     Raises:
         ValueError: ``data_format`` names no known format.
     """
+    if data_format == PLAINTEXT_NAMED_PICKLE:
+        return PLAINTEXT_NAMED_PICKLE
     try:
         return PersistedJobDataFormat(data_format)
     except ValueError:
-        raise ValueError(f"unknown persisted data format {data_format!r}") from None
+        raise ValueError(
+            f"unknown persisted data format {data_format!r}: expected "
+            "PersistedJobDataFormat.PLAINTEXT or PersistedJobDataFormat.PICKLED_V4"
+        ) from None
+
+
+def _name(data_format: DataFormat) -> str:
+    return data_format.value if isinstance(data_format, PersistedJobDataFormat) else data_format
 
 
 def _pickle_value(value: Any) -> str:
     return base64.encodebytes(pickle.dumps(value, protocol=4)).decode("ascii")
 
 
-def serialize_values(
-    data: Mapping[str, Any], data_format: PersistedJobDataFormat
-) -> dict[str, Any]:
-    """Return ``data`` with its values encoded for ``data_format``."""
+def serialize_values(data: Mapping[str, Any], data_format: DataFormat) -> dict[str, Any]:
+    """Return ``data`` with its values encoded for ``data_format`` (pickled for ``pickled_v4``)."""
     if data_format is PersistedJobDataFormat.PICKLED_V4:
         return {key: _pickle_value(value) for key, value in data.items()}
     return dict(data)
 
 
 def deserialize_values(
-    data: Mapping[str, Any], data_format: PersistedJobDataFormat, allow_pickle: bool
+    data: Mapping[str, Any], data_format: DataFormat, allow_pickle: bool
 ) -> dict[str, Any]:
     """Return ``data`` with its values decoded from ``data_format``.
+
+    Only ``pickled_v4`` values are unpickled, and only with ``allow_pickle``.
 
     Raises:
         RuntimeError: The values are pickled and ``allow_pickle`` is false; nothing is
@@ -123,7 +151,7 @@ def _json_default(value: Any) -> Any:
     )
 
 
-def encode_document(data: Mapping[str, Any], data_format: PersistedJobDataFormat) -> str:
+def encode_document(data: Mapping[str, Any], data_format: DataFormat) -> str:
     """Return the document holding ``data``, whose values are already serialized.
 
     Raises:
@@ -132,12 +160,12 @@ def encode_document(data: Mapping[str, Any], data_format: PersistedJobDataFormat
     document = {
         "braketSchemaHeader": _HEADER,
         "dataDictionary": data,
-        "dataFormat": data_format.value,
+        "dataFormat": _name(data_format),
     }
     return json.dumps(document, default=_json_default)
 
 
-def decode_document(text: str) -> tuple[dict[str, Any], PersistedJobDataFormat]:
+def decode_document(text: str) -> tuple[dict[str, Any], DataFormat]:
     """Return the still-serialized values of a document and their format.
 
     Raises:

@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_helpers import session_for
-from job_helpers import (
+from support.aws import ROLE, SV1, session_for
+from support.jobs import (
     BASE_IMAGE,
-    ROLE,
-    SV1,
     bucket_exists,
     calls,
     list_keys,

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from aws_helpers import session_for
-from job_helpers import SV1, fake_stack_with, unique_name, write_module
+from support.aws import SV1, session_for
+from support.jobs import fake_stack_with, unique_name, write_module
 
 from braket_async import JobState
 from braket_async.aws import AwsQuantumJob, AwsSession, QueuePosition

@@ -9,7 +9,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from job_helpers import SV1, listing, put_object, tar_gz, write_module
+from support.aws import SV1
+from support.jobs import listing, put_object, tar_gz, write_module
 
 from braket_async import ArchiveError, UnsafeArchiveError
 from braket_async._archives import safe_extract

@@ -7,7 +7,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from job_helpers import SV1, listing, unique_name, write_module
+from support.aws import SV1
+from support.jobs import listing, unique_name, write_module
 
 from braket_async import JobState, MetricType
 from braket_async.aws import AwsQuantumJob, AwsSession

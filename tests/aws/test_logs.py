@@ -8,8 +8,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from aws_helpers import ROLE, SV1, session_for
-from logs_helpers import (
+from support.aws import ROLE, SV1, session_for
+from support.logs import (
     LogsProxy,
     RecordingClock,
     fake_job_arn,

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from aws_helpers import SV1, session_for
-from job_helpers import write_module
+from support.aws import SV1, session_for
+from support.jobs import write_module
 
 from braket_async.aws import AwsQuantumJob, RetryPolicy
 from braket_async.emulator import Faults, RateLimits

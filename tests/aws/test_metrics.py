@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import anyio
 import pytest
-from aws_helpers import ROLE, SV1
-from logs_helpers import (
+from support.aws import ROLE, SV1
+from support.logs import (
     LogsProxy,
     RecordingClock,
     fake_job_arn,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-from job_helpers import SV1, write_module
+from support.aws import SV1
+from support.jobs import write_module
 
 from braket_async import (
     AwsQuantumJob,

@@ -16,8 +16,8 @@ from typing import Any
 import anyio
 import attrs
 import pytest
-from aws_helpers import session_for
-from poller_helpers import VirtualTime, create_jobs, denying_proxy
+from support.aws import session_for
+from support.poller import VirtualTime, create_jobs, denying_proxy
 
 from braket_async.aws import AwsSession
 from braket_async.aws._poller import JobPoller

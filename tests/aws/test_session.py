@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aws_helpers import session_for
+from support.aws import session_for
 
 from braket_async.aws import AwsSession, OperationRate, RetryPolicy
 from braket_async.emulator import Faults, Rate, RateLimits

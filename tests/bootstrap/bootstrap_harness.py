@@ -1,13 +1,16 @@
-"""A fake job tree (``<tmp>/opt/ml`` and a shipped ``braket_async`` stub) to run the bootstrap in.
+"""A fake job tree (``<tmp>/opt/ml`` and a shipped ``braket_async``) to run the bootstrap in.
 
-The bootstrap is copied out of the repository into ``<tmp>/lib/braket_async/jobs/``
-next to stub ``__init__.py`` files, and started as a real subprocess with a minimal
+The in-job library (``braket_async/jobs``: the API, the bootstrap, its sibling modules
+and the ``braket`` shim) is copied out of the repository into
+``<tmp>/lib/braket_async/jobs/`` next to an empty ``braket_async/__init__.py``, as the
+runtimes ship it, and the bootstrap is started as a real subprocess with a minimal
 environment, as the process runtime starts it. ``BOOTSTRAP_TEST_PYTHON`` selects
 another interpreter (for example a Python 3.10) than the one running the tests.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import selectors
@@ -16,30 +19,31 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# The modules the bootstrap loads from its own folder.
-BOOTSTRAP_HELPERS = ("_requirements.py",)
-BOOTSTRAP_SOURCE = Path(__file__).resolve().parents[2] / "braket_async" / "jobs" / "_bootstrap.py"
+JOBS_SOURCE = Path(__file__).resolve().parents[2] / "braket_async" / "jobs"
+BOOTSTRAP_SOURCE = JOBS_SOURCE / "_bootstrap.py"
 PYTHON = os.environ.get("BOOTSTRAP_TEST_PYTHON", sys.executable)
 MODULE = "braket_async.jobs._bootstrap"
 TIMEOUT = 120.0  # generous: pip may be slow to start; nothing waits for it on success
 
-# The stand-in for the real in-job API: just enough for the braket.jobs shim to re-export.
-STUB_JOBS_API = '''"""Test stub of braket_async.jobs."""
-__all__ = ["log_metric", "save_job_result"]
-STUB = True
 
+def load_jobs_module(name: str) -> types.ModuleType:
+    """Load ``braket_async/jobs/<name>.py`` from its file, as the bootstrap loads its siblings.
 
-def save_job_result(result):
-    return ("stub save_job_result", result)
-
-
-def log_metric(metric_name, value):
-    return ("stub log_metric", metric_name, value)
-'''
+    By file, so that the tests do not depend on the rest of braket_async importing.
+    """
+    module_name = f"braket_async_under_test_{name.strip('_')}"
+    spec = importlib.util.spec_from_file_location(module_name, JOBS_SOURCE / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,9 @@ class JobTree:
         self.code = self.ml_root / "code"
         self.failure_path = self.ml_root / "output" / "failure"
         self.temp = root / "tmp"
-        jobs = self.lib / "braket_async" / "jobs"
-        jobs.mkdir(parents=True)
+        self.jobs = self.lib / "braket_async" / "jobs"
+        shutil.copytree(JOBS_SOURCE, self.jobs, ignore=shutil.ignore_patterns("__pycache__"))
         (self.lib / "braket_async" / "__init__.py").write_text("")
-        (jobs / "__init__.py").write_text(STUB_JOBS_API)
-        shutil.copy(BOOTSTRAP_SOURCE, jobs / "_bootstrap.py")
-        for helper in BOOTSTRAP_HELPERS:
-            shutil.copy(BOOTSTRAP_SOURCE.with_name(helper), jobs / helper)
         for folder in (
             self.code,
             self.ml_root / "model",

@@ -91,12 +91,12 @@ def test_isolated_interpreter_runs_user_code_isolated_with_the_api(job: JobTree)
         """
         import json, sys
         import braket_async.jobs
-        print("RESULT " + json.dumps([sys.flags.isolated, braket_async.jobs.STUB]))
+        print("RESULT " + json.dumps([sys.flags.isolated, braket_async.jobs.__file__]))
         """,
     )
     outcome = job.run("algo", options=("-I",), as_script=True)
     assert outcome.returncode == 0, outcome.stderr
-    assert outcome.result_line() == [1, True]
+    assert outcome.result_line() == [1, str(job.jobs / "__init__.py")]
 
 
 def test_function_entry_point_binds_typed_hyperparameters(job: JobTree) -> None:

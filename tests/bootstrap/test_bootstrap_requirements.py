@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from bootstrap_harness import PYTHON, JobTree
-from wheels import build_wheel
+from support.wheels import build_wheel
 
 RECORD_MARKER = """
 with open("ran", "w") as file:

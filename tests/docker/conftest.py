@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiodocker
 import pytest
-from docker_helpers import TEST_IMAGE, JobFactory, JobRecord, job_containers, run_job
+from support.docker import TEST_IMAGE, JobFactory, JobRecord, job_containers, run_job
 
 from braket_async.runtimes._base import JobSpec
 from braket_async.runtimes._docker import DockerRuntime

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiodocker
 import pytest
-from docker_helpers import TEST_IMAGE, job_containers
-from interrupting import run_and_interrupt
+from support.docker import TEST_IMAGE, job_containers
+from support.interrupting import run_and_interrupt
 
 from braket_async import JobFailedError, JobState, LocalQuantumJob, RuntimeUnavailableError
 from braket_async.runtimes import DockerRuntime

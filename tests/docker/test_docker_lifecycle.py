@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiodocker
 import pytest
-from docker_helpers import TEST_IMAGE, job_containers
-from owning import record, start_owner
+from support.docker import TEST_IMAGE, job_containers
+from support.owning import record, start_owner
 
 from braket_async import JobState, LocalQuantumJob
 
@@ -103,7 +103,7 @@ async def test_a_docker_job_ends_with_its_entry_point(
 async def test_a_folder_source_with_requirements_runs_in_docker(
     tmp_path: Path, docker: aiodocker.Docker
 ) -> None:
-    from wheels import build_wheel
+    from support.wheels import build_wheel
 
     source = tmp_path / "algo"
     source.mkdir()

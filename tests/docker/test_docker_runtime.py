@@ -16,7 +16,7 @@ import anyio.abc
 import anyio.lowlevel
 import pytest
 from aiodocker.exceptions import DockerError
-from docker_helpers import (
+from support.docker import (
     LOOPBACK_REGISTRY,
     TEST_IMAGE,
     JobFactory,
@@ -26,7 +26,12 @@ from docker_helpers import (
     run_job,
 )
 
-from braket_async.errors import ClosedError, ContainerError, RuntimeUnavailableError
+from braket_async.errors import (
+    ClosedError,
+    ConfigurationError,
+    ContainerError,
+    RuntimeUnavailableError,
+)
 from braket_async.runtimes._base import JobSpec
 from braket_async.runtimes._docker import JOB_ARN_LABEL, JOB_LABEL, DockerRuntime
 
@@ -394,8 +399,9 @@ async def test_default_image_is_the_braket_base_image(
     spec = jobs.spec("pass")
     image = "292282985366.dkr.ecr.eu-north-1.amazonaws.com/amazon-braket-base-jobs:latest"
     assert runtime.image_for(spec) == image
-    monkeypatch.setenv("AWS_REGION", "ap-south-1")
-    assert "ap-south-1" in runtime.image_for(spec)
+    monkeypatch.setenv("AWS_REGION", "ap-south-1")  # a region without the base image
+    with pytest.raises(ConfigurationError, match="not available in ap-south-1: pass image_uri"):
+        runtime.image_for(spec)
     assert runtime.image_for(jobs.spec("pass", image_uri="mine:1")) == "mine:1"
     async with runtime:
         with pytest.raises(RuntimeUnavailableError, match="amazon-braket-base-jobs"):

@@ -1,60 +1,19 @@
-"""Fixtures for emulator tests: moto and the emulator on loopback, fake credentials only."""
+"""Fixtures for emulator tests on top of ``support.aws_fixtures``: raw clients, requests,
+source tarballs."""
 
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 import textwrap
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from support.aws import ROLE, SV1
 
-from braket_async.emulator import FakeRunner
-from braket_async.emulator.testing import EmulatorStack, clean_aws_environment, emulator_stack
-from braket_async.emulator.testing import moto_server as start_moto_server
-
-SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
-ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonBraketJobsExecutionRole"
-
-
-@pytest.fixture(autouse=True)
-def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No developer AWS settings reach a test: fake credentials, no config files."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    for name, value in clean_aws_environment({}).items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """One moto server for the session; tests use fresh bucket names."""
-    with start_moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def fake_runner() -> FakeRunner:
-    """A runner that completes every job at once; tests may replace it."""
-    return FakeRunner()
-
-
-@pytest.fixture
-async def fake_stack(moto_endpoint: str, fake_runner: FakeRunner) -> AsyncIterator[EmulatorStack]:
-    """The emulator with a fake runner (no job code runs), no rate limits."""
-    async with emulator_stack(runner=fake_runner, aws_endpoint_url=moto_endpoint) as stack:
-        yield stack
-
-
-@pytest.fixture
-async def real_stack(moto_endpoint: str) -> AsyncIterator[EmulatorStack]:
-    """The emulator running jobs for real on the process runtime."""
-    async with emulator_stack(aws_endpoint_url=moto_endpoint) as stack:
-        yield stack
+from braket_async.emulator.testing import EmulatorStack
 
 
 @pytest.fixture

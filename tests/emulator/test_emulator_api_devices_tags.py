@@ -8,10 +8,9 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+from support.aws import SV1
 
 pytestmark = pytest.mark.anyio
-
-SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 
 
 async def test_get_device(braket: Any) -> None:

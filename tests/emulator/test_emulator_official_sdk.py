@@ -24,13 +24,13 @@ ALGO = """
 
 
 async def test_official_sdk_creates_a_job_and_gets_its_result(
-    real_stack: EmulatorStack,
+    stack: EmulatorStack,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Only environment variables point the official SDK here: no code of it is changed.
-    for name, value in real_stack.environment().items():
+    for name, value in stack.environment().items():
         monkeypatch.setenv(name, value)
     source = tmp_path / "src" / "algo.py"
     source.parent.mkdir()
@@ -38,7 +38,7 @@ async def test_official_sdk_creates_a_job_and_gets_its_result(
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)  # result() extracts model.tar.gz into the working directory
-    async with real_stack.client("iam") as iam:
+    async with stack.client("iam") as iam:
         await iam.create_role(
             RoleName=f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}",
             Path="/service-role/",
@@ -64,6 +64,6 @@ async def test_official_sdk_creates_a_job_and_gets_its_result(
     assert state == "COMPLETED"
     assert queue.queue_position is None
     assert "hello from the official SDK's job" in capsys.readouterr().out
-    record = real_stack.emulator.service.job(arn)
+    record = stack.emulator.service.job(arn)
     assert record.name == "official-sdk-job"
     assert record.request["algorithmSpecification"]["scriptModeConfig"]["entryPoint"] == "algo"

@@ -98,13 +98,13 @@ def _members(archive: bytes) -> dict[str, bytes]:
 
 
 async def test_job_lifecycle(
-    real_stack: EmulatorStack,
+    stack: EmulatorStack,
     bucket: str,
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
 ) -> None:
     await _put(
-        real_stack,
+        stack,
         bucket,
         {
             "jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": LIFECYCLE_JOB}),
@@ -124,7 +124,7 @@ async def test_job_lifecycle(
         checkpointConfig={"s3Uri": f"s3://{bucket}/jobs/test-job/checkpoints"},
     )
 
-    record = await _run(real_stack, request)
+    record = await _run(stack, request)
 
     assert record.status == "COMPLETED", record.failure_reason
     assert [event["eventType"] for event in record.events] == [
@@ -135,7 +135,7 @@ async def test_job_lifecycle(
         "UPLOADING_RESULTS",
         "COMPLETED",
     ]
-    members = _members(await _get(real_stack, bucket, "jobs/test-job/data/output/model.tar.gz"))
+    members = _members(await _get(stack, bucket, "jobs/test-job/data/output/model.tar.gz"))
     results = json.loads(members["results.json"])
     assert results["dataFormat"] == "plaintext"
     data = results["dataDictionary"]
@@ -146,20 +146,18 @@ async def test_job_lifecycle(
     assert data["tasks"] == f"s3://{bucket}/jobs/test-job/tasks"
     assert data["results_path"] == "jobs/test-job/data/test-job/output"
     assert data["region"] == "us-east-1"
-    assert data["endpoint"] == real_stack.aws.endpoint_url
-    checkpoint = json.loads(
-        await _get(real_stack, bucket, "jobs/test-job/checkpoints/test-job.json")
-    )
+    assert data["endpoint"] == stack.aws.endpoint_url
+    checkpoint = json.loads(await _get(stack, bucket, "jobs/test-job/checkpoints/test-job.json"))
     assert checkpoint["dataDictionary"] == {"step": 3}
 
-    streams = await _log_lines(real_stack, f"test-job/{record.uuid}/")
+    streams = await _log_lines(stack, f"test-job/{record.uuid}/")
     assert len(streams) == 1
     (lines,) = streams.values()
     assert lines == ["starting test-job", "step 0", "step 1", "step 2", "done"]
 
 
 async def test_checkpoints_of_an_earlier_job_are_loaded(
-    real_stack: EmulatorStack,
+    stack: EmulatorStack,
     bucket: str,
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
@@ -174,7 +172,7 @@ async def test_checkpoints_of_an_earlier_job_are_loaded(
         "dataFormat": "plaintext",
     }
     await _put(
-        real_stack,
+        stack,
         bucket,
         {
             "jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": source}),
@@ -185,15 +183,15 @@ async def test_checkpoints_of_an_earlier_job_are_loaded(
         checkpointConfig={"s3Uri": f"s3://{bucket}/ckpt", "localPath": "/opt/jobs/checkpoints"}
     )
 
-    record = await _run(real_stack, request)
+    record = await _run(stack, request)
 
     assert record.status == "COMPLETED", record.failure_reason
-    members = _members(await _get(real_stack, bucket, "jobs/test-job/data/output/model.tar.gz"))
+    members = _members(await _get(stack, bucket, "jobs/test-job/data/output/model.tar.gz"))
     assert json.loads(members["results.json"])["dataDictionary"] == {"step": 9}
 
 
 async def test_failing_job(
-    real_stack: EmulatorStack,
+    stack: EmulatorStack,
     bucket: str,
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
@@ -203,34 +201,34 @@ async def test_failing_job(
         raise ValueError("bad input")
     """
     await _put(
-        real_stack,
+        stack,
         bucket,
         {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": source})},
     )
 
-    record = await _run(real_stack, job_request())
+    record = await _run(stack, job_request())
 
     assert record.status == "FAILED"
     assert record.failure_reason is not None
     assert "ValueError: bad input" in record.failure_reason
     assert record.events[-1]["eventType"] == "FAILED"
-    (lines,) = (await _log_lines(real_stack, f"test-job/{record.uuid}/")).values()
+    (lines,) = (await _log_lines(stack, f"test-job/{record.uuid}/")).values()
     assert "about to fail" in lines
-    assert "jobs/test-job/data/output/model.tar.gz" in await _keys(real_stack, bucket)
+    assert "jobs/test-job/data/output/model.tar.gz" in await _keys(stack, bucket)
 
 
 async def test_missing_source_fails_the_job(
-    real_stack: EmulatorStack, bucket: str, job_request: JobRequest
+    stack: EmulatorStack, bucket: str, job_request: JobRequest
 ) -> None:
-    await _put(real_stack, bucket, {})
-    record = await _run(real_stack, job_request())
+    await _put(stack, bucket, {})
+    record = await _run(stack, job_request())
     assert record.status == "FAILED"
     assert record.failure_reason is not None
     assert record.failure_reason.startswith("ClientError")
 
 
 async def test_archive_escaping_its_folder_is_refused(
-    real_stack: EmulatorStack, bucket: str, job_request: JobRequest, tmp_path: Path
+    stack: EmulatorStack, bucket: str, job_request: JobRequest, tmp_path: Path
 ) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
@@ -238,9 +236,9 @@ async def test_archive_escaping_its_folder_is_refused(
         info = tarfile.TarInfo("../../escaped.py")
         info.size = len(data)
         archive.addfile(info, io.BytesIO(data))
-    await _put(real_stack, bucket, {"jobs/test-job/script/source.tar.gz": buffer.getvalue()})
+    await _put(stack, bucket, {"jobs/test-job/script/source.tar.gz": buffer.getvalue()})
 
-    record = await _run(real_stack, job_request())
+    record = await _run(stack, job_request())
 
     assert record.status == "FAILED"
     assert record.failure_reason is not None
@@ -248,13 +246,13 @@ async def test_archive_escaping_its_folder_is_refused(
 
 
 async def test_instance_count_runs_one_execution_and_stream_per_instance(
-    real_stack: EmulatorStack,
+    stack: EmulatorStack,
     bucket: str,
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
 ) -> None:
     await _put(
-        real_stack,
+        stack,
         bucket,
         {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": "print('hi')\n"})},
     )
@@ -262,10 +260,10 @@ async def test_instance_count_runs_one_execution_and_stream_per_instance(
         instanceConfig={"instanceType": "ml.m5.large", "volumeSizeInGb": 30, "instanceCount": 2}
     )
 
-    record = await _run(real_stack, request)
+    record = await _run(stack, request)
 
     assert record.status == "COMPLETED", record.failure_reason
-    streams = await _log_lines(real_stack, f"test-job/{record.uuid}/")
+    streams = await _log_lines(stack, f"test-job/{record.uuid}/")
     assert sorted(name.split("/")[2].rsplit("-", 1)[0] for name in streams) == ["algo-1", "algo-2"]
     assert all(lines == ["hi"] for lines in streams.values())
 
@@ -278,18 +276,18 @@ SLEEPER = """
 
 
 async def test_cancel_kills_the_job(
-    real_stack: EmulatorStack,
+    stack: EmulatorStack,
     bucket: str,
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
 ) -> None:
     await _put(
-        real_stack,
+        stack,
         bucket,
         {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": SLEEPER})},
     )
-    service = real_stack.emulator.service
-    async with real_stack.client("braket") as braket:
+    service = stack.emulator.service
+    async with stack.client("braket") as braket:
         arn = (await braket.create_job(**job_request()))["jobArn"]
         with anyio.fail_after(30):
             await service.wait_until(
@@ -303,22 +301,22 @@ async def test_cancel_kills_the_job(
     assert record.status == "CANCELLED"
     assert record.events[-1]["eventType"] == "CANCELLED"
     # What the job saved so far is uploaded, as for a finished job.
-    assert "jobs/test-job/data/output/model.tar.gz" in await _keys(real_stack, bucket)
+    assert "jobs/test-job/data/output/model.tar.gz" in await _keys(stack, bucket)
 
 
 async def test_max_runtime_stops_the_job(
-    real_stack: EmulatorStack,
+    stack: EmulatorStack,
     bucket: str,
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
 ) -> None:
     await _put(
-        real_stack,
+        stack,
         bucket,
         {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": SLEEPER})},
     )
 
-    record = await _run(real_stack, job_request(stoppingCondition={"maxRuntimeInSeconds": 2}))
+    record = await _run(stack, job_request(stoppingCondition={"maxRuntimeInSeconds": 2}))
 
     assert record.status == "FAILED"
     assert record.failure_reason is not None
@@ -327,7 +325,7 @@ async def test_max_runtime_stops_the_job(
 
 
 async def test_jobs_get_the_emulators_test_credentials_and_nothing_of_the_operators(
-    real_stack: EmulatorStack,
+    stack: EmulatorStack,
     bucket: str,
     job_request: JobRequest,
     source_tarball: Callable[[dict[str, str]], bytes],
@@ -345,16 +343,16 @@ async def test_jobs_get_the_emulators_test_credentials_and_nothing_of_the_operat
             "AWS_ACCESS_KEY_ID", "PATH")})
     """
     await _put(
-        real_stack,
+        stack,
         bucket,
         {"jobs/test-job/script/source.tar.gz": source_tarball({"algo.py": script})},
     )
 
-    record = await _run(real_stack, job_request())
+    record = await _run(stack, job_request())
 
     assert record.status == "COMPLETED", record.failure_reason
-    members = _members(await _get(real_stack, bucket, "jobs/test-job/data/output/model.tar.gz"))
+    members = _members(await _get(stack, bucket, "jobs/test-job/data/output/model.tar.gz"))
     seen = json.loads(members["results.json"])["dataDictionary"]
-    assert seen.pop("AWS_ACCESS_KEY_ID") == real_stack.aws.access_key_id
+    assert seen.pop("AWS_ACCESS_KEY_ID") == stack.aws.access_key_id
     assert seen.pop("PATH")
     assert seen == dict.fromkeys(("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "GITHUB_TOKEN"))

@@ -33,7 +33,10 @@ class Side:
     formats: type[enum.Enum]
 
     def fmt(self, name: str | None) -> Any:
-        return None if name is None else self.formats[name]
+        """The member named ``name``; a lowercase name (``"pickle"``) is passed as a string."""
+        if name is None or name.islower():
+            return name
+        return self.formats[name]
 
     def __str__(self) -> str:
         return self.name
@@ -42,7 +45,8 @@ class Side:
 OURS = Side("ours", our_jobs, PersistedJobDataFormat)
 OFFICIAL = Side("official", official_jobs, OfficialFormat)
 SIDES = [OURS, OFFICIAL]
-FORMATS = ["PLAINTEXT", "PICKLED_V4"]
+# "pickle" is a string both SDKs accept; despite its name it stores JSON.
+FORMATS = ["PLAINTEXT", "PICKLED_V4", "pickle"]
 
 PLAIN_DATA: dict[str, Any] = {
     "energy": -1.25,
@@ -62,7 +66,7 @@ PICKLED_DATA: dict[str, Any] = {
     "long": list(range(500)),
     "frozen": frozenset({1, 2}),
 }
-SAMPLES = {"PLAINTEXT": PLAIN_DATA, "PICKLED_V4": PICKLED_DATA}
+SAMPLES = {"PLAINTEXT": PLAIN_DATA, "PICKLED_V4": PICKLED_DATA, "pickle": PLAIN_DATA}
 
 
 def same(a: Any, b: Any) -> bool:
@@ -205,6 +209,12 @@ RESULT_SEQUENCES: dict[str, list[tuple[Any, str | None]]] = {
     "plaintext-then-pickled": [({"a": 1, "s": "t"}, None), ({"b": b"raw"}, "PICKLED_V4")],
     "pickled-then-plaintext": [({"a": 1}, "PICKLED_V4"), ({"b": 2}, "PLAINTEXT")],
     "long-pickled": [(list(range(300)), "PICKLED_V4")],
+    "pickle-new": [({"a": 1, "b": [1.5]}, "pickle"), ({"c": "x"}, "pickle")],
+    "pickle-then-default": [({"a": 1}, "pickle"), ({"b": 2}, None)],
+    "pickle-then-pickled": [({"a": 1}, "pickle"), ({"b": 1 + 1j}, "PICKLED_V4")],
+    "plaintext-then-pickle": [({"a": 1}, None), ({"b": {"c": [2]}}, "pickle")],
+    # Over pickled results, "pickle" keeps them pickled: the one case where it pickles.
+    "pickled-then-pickle": [({"a": 1 + 1j}, "PICKLED_V4"), ({"b": (1, 2)}, "pickle")],
 }
 
 
@@ -515,3 +525,76 @@ def test_pickled_values_are_protocol_4(job_env: Path) -> None:
 
     assert raw[:2] == b"\x80\x04"
     assert pickle.loads(raw) == [1, 2]
+
+
+# --- data_format="pickle" -------------------------------------------------------------------
+
+
+def document_of(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+@pytest.mark.parametrize("side", SIDES, ids=str)
+def test_pickle_stores_json_under_that_name(job_env: Path, side: Side) -> None:
+    side.module.save_job_checkpoint({"theta": [0.5, 1]}, "p", "pickle")
+    side.module.save_job_result({"energy": -1.5}, "pickle")
+
+    for path in (checkpoint_file(job_env, "p"), job_env / "results" / "results.json"):
+        document = document_of(path)
+        assert document["dataFormat"] == "pickle"
+        assert not any(isinstance(v, str) for v in document["dataDictionary"].values())
+    assert document_of(checkpoint_file(job_env, "p"))["dataDictionary"] == {"theta": [0.5, 1]}
+
+
+@pytest.mark.parametrize("reader", SIDES, ids=str)
+@pytest.mark.parametrize("writer", SIDES, ids=str)
+def test_pickle_files_load_without_allow_pickle(
+    job_env: Path, sprung: list[str], writer: Side, reader: Side
+) -> None:
+    writer.module.save_job_checkpoint(PLAIN_DATA, "", "pickle")
+    writer.module.save_job_result(PLAIN_DATA, "pickle")
+
+    # Nothing in them is pickled, so neither SDK asks for allow_pickle.
+    assert same(reader.module.load_job_checkpoint(), PLAIN_DATA)
+    assert same(reader.module.load_job_result(), PLAIN_DATA)
+    assert sprung == []
+
+
+@pytest.mark.parametrize("side", SIDES, ids=str)
+def test_pickle_is_not_pickled_v4(job_env: Path, side: Side) -> None:
+    # A pickled_v4 document whose values are pickles still needs allow_pickle; "pickle"
+    # documents are JSON, so a base64 string in one is just a string.
+    pickled = our_jobs.PersistedJobDataFormat.PICKLED_V4
+    our_jobs.save_job_checkpoint({"trap": Trap()}, "v4", pickled)
+    encoded = document_of(checkpoint_file(job_env, "v4"))["dataDictionary"]
+    document = {"braketSchemaHeader": HEADER, "dataDictionary": encoded, "dataFormat": "pickle"}
+    checkpoint_file(job_env, "").write_text(json.dumps(document))
+
+    assert side.module.load_job_checkpoint() == encoded
+    with pytest.raises(RuntimeError, match="allow_pickle=True"):
+        side.module.load_job_checkpoint(checkpoint_file_suffix="v4")
+
+
+@pytest.mark.parametrize("side", SIDES, ids=str)
+def test_pickle_value_without_json_form_is_a_type_error(job_env: Path, side: Side) -> None:
+    side.module.save_job_result({"a": 1}, "pickle")
+    before = (job_env / "results" / "results.json").read_bytes()
+
+    with pytest.raises(TypeError):
+        side.module.save_job_result({"b": 1 + 1j}, "pickle")
+    with pytest.raises(TypeError):
+        side.module.save_job_checkpoint({"b": 1 + 1j}, "", "pickle")
+
+    if side is OURS:
+        # The official SDK opens the file before encoding, and leaves it empty.
+        assert (job_env / "results" / "results.json").read_bytes() == before
+        assert list((job_env / "checkpoints").iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["PICKLE", "pickled", " pickle"])
+def test_only_the_exact_name_pickle_is_accepted(job_env: Path, fmt: str) -> None:
+    # The official SDK stores JSON under any name; ours refuses names it does not know.
+    with pytest.raises(ValueError, match="unknown persisted data format"):
+        our_jobs.save_job_checkpoint({"a": 1}, data_format=fmt)
+    assert [p for p in job_env.rglob("*") if p.is_file()] == []

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from interrupting import run_and_interrupt
+from support.interrupting import run_and_interrupt
 
 
 def test_ctrl_c_stops_a_process_job(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from owning import alive, record, start_owner, wait_until
+from support.owning import alive, record, start_owner, wait_until
 
 from braket_async import JobState, LocalQuantumJob
 from braket_async.errors import JobFailedError, JobNotFoundError, ResultError
@@ -300,7 +300,7 @@ async def test_a_fifty_megabyte_line_is_read_whole(
 async def test_a_folder_source_with_requirements_gets_a_cached_environment(
     tmp_path: Path, jobs_root: Path
 ) -> None:
-    from wheels import build_wheel
+    from support.wheels import build_wheel
 
     from braket_async.runtimes import ProcessRuntime
 

@@ -13,9 +13,8 @@ import aiohttp
 from aiohttp import web
 
 from braket_async.aws import AwsSession, Clock
+from support.aws import ROLE, SV1
 
-SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
-ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonBraketJobsExecutionRole"
 #: Sleeps at least this long are the poller's pauses between cycles (rate-limiter and
 #: retry sleeps of the tests that count cycles are shorter).
 NAP = 1.0

@@ -10,15 +10,12 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from aws_helpers import session_for
-
 from braket_async.aws import AwsSession
 from braket_async.emulator import FakeRunner
 from braket_async.emulator.testing import EmulatorStack, emulator_stack
 from braket_async.errors import ServiceError
+from support.aws import session_for
 
-SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
-ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonBraketJobsExecutionRole"
 BASE_IMAGE = "292282985366.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-base-jobs:latest"
 
 

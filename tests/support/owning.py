@@ -1,7 +1,6 @@
 """A program that creates a local job and waits for it: the owner that tests kill.
 
-Shared by the process and Docker lifecycle tests; imported by module name (``tests/`` is
-on ``sys.path`` through its ``conftest.py``).
+Shared by the process and Docker lifecycle tests.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""Shared by the remote-job tests: constants and a session on the emulator stack.
-
-Imported by module name (this folder, which has no ``__init__.py``, is on ``sys.path``).
-"""
+"""Shared by the remote-job tests: constants and a session on the emulator stack."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Helpers shared by the Docker runtime tests.
-
-Imported by module name: pytest puts this folder (which has no ``__init__.py``) on
-``sys.path``.
-"""
+"""Helpers shared by the Docker runtime tests."""
 
 from __future__ import annotations
 

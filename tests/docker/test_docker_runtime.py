@@ -403,6 +403,7 @@ async def test_default_image_is_the_braket_base_image(
     with pytest.raises(ConfigurationError, match="not available in ap-south-1: pass image_uri"):
         runtime.image_for(spec)
     assert runtime.image_for(jobs.spec("pass", image_uri="mine:1")) == "mine:1"
+    monkeypatch.delenv("AWS_REGION")
     async with runtime:
         with pytest.raises(RuntimeUnavailableError, match="amazon-braket-base-jobs"):
             await runtime.prepare(spec)

@@ -18,6 +18,7 @@ __all__ = [
     "BRAKET_API_RATES",
     "CLOUDWATCH_LOGS_RATES",
     "DEFAULT_CHECKPOINT_PATH",
+    "DEFAULT_CONCURRENT_JOBS_QUOTA",
     "DEFAULT_MAX_RUNTIME_SECONDS",
     "LOG_GROUP",
     "base_image_uri",
@@ -27,6 +28,9 @@ __all__ = [
 DEFAULT_CHECKPOINT_PATH = "/opt/jobs/checkpoints"
 #: Five days, the service's maximum (and the official SDK's default).
 DEFAULT_MAX_RUNTIME_SECONDS = 5 * 24 * 60 * 60
+#: How many hybrid jobs an account runs at once by default (Braket's "concurrent hybrid
+#: jobs" quota); CreateJob answers ``ServiceQuotaExceededException`` past it.
+DEFAULT_CONCURRENT_JOBS_QUOTA = 5
 #: The CloudWatch Logs group of every hybrid job; one stream per instance.
 LOG_GROUP = "/aws/braket/jobs"
 

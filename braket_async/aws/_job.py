@@ -32,7 +32,7 @@ from ..jobs import load_job_result
 from ..metrics import MetricStatistic, MetricType
 from ._errors import job_not_found
 from ._logs import LOG_GROUP, LogEvent, follow_logs
-from ._plan import job_arn_region, plan_job
+from ._plan import job_arn_region, plan_job, validate_client_token
 from ._request import build_request
 from ._s3 import parse_s3_uri
 from ._session import AwsSession
@@ -122,6 +122,7 @@ class AwsQuantumJob(QuantumJob):
         reservation_arn: str | None = None,
         *,
         poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+        client_token: str | None = None,
     ) -> JobCreation[AwsQuantumJob]:
         """Create a job on Amazon Braket (CreateJob) and return its handle.
 
@@ -172,6 +173,9 @@ class AwsQuantumJob(QuantumJob):
             reservation_arn: A Braket Direct reservation to run the job in.
             poll_interval_seconds: With ``wait_until_complete``, the pause between log
                 reads.
+            client_token: The CreateJob ``clientToken`` (default: a new UUID). A create
+                that is retried with the same token, even from another process, makes
+                no second job: a sweep's manifest keeps tokens for that.
 
         The config objects of the official SDK (``braket.jobs.config``) are accepted
         too.
@@ -207,6 +211,7 @@ class AwsQuantumJob(QuantumJob):
                 aws_session=aws_session,
                 wait_until_complete=wait_until_complete,
                 poll_interval_seconds=poll_interval_seconds,
+                client_token=client_token,
             )
         )
 
@@ -218,8 +223,11 @@ class AwsQuantumJob(QuantumJob):
         aws_session: AwsSession | None,
         wait_until_complete: bool,
         poll_interval_seconds: float,
+        client_token: str | None,
     ) -> AwsQuantumJob:
         plan = plan_job(**plan_arguments)
+        if client_token is not None:
+            plan = attrs.evolve(plan, client_token=validate_client_token(client_token))
         if aws_session is None:
             session, owns = AwsSession(region=plan.device_region), True
         else:

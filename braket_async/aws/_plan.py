@@ -38,7 +38,7 @@ from ..errors import ConfigurationError
 from ._s3 import parse_s3_uri
 from ._submit import CLIENT_TOKEN_TAG
 
-__all__ = ["Channel", "JobPlan", "job_arn_region", "plan_job"]
+__all__ = ["Channel", "JobPlan", "job_arn_region", "plan_job", "validate_client_token"]
 
 _JOB_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:([a-z0-9\-]+):(\d{12}):job/([^/\s]+)$")
 
@@ -404,3 +404,20 @@ def _channel(name: object, location: object) -> Channel:
     if not path.exists():
         raise ConfigurationError(f"Input channel {name!r}: {text!r} does not exist")
     return Channel(name=name, local_path=path)
+
+
+_CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
+
+
+def validate_client_token(token: object) -> str:
+    """``token`` if it can be a CreateJob ``clientToken`` (1 to 64 printable ASCII
+    characters, no spaces).
+
+    Raises:
+        ConfigurationError: It cannot.
+    """
+    if not isinstance(token, str) or not _CLIENT_TOKEN.fullmatch(token):
+        raise ConfigurationError(
+            f"Invalid client_token {token!r}: 1 to 64 printable ASCII characters, no spaces"
+        )
+    return token

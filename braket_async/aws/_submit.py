@@ -32,6 +32,8 @@ CLIENT_TOKEN_TAG = "braket-async:client-token"
 #: How far before the first attempt the search starts: the service's clock may differ
 #: from ours.
 _CLOCK_SLACK = datetime.timedelta(minutes=5)
+# How far back a reused clientToken is looked up: a job's longest life (5 days) and more.
+_TOKEN_LIFETIME = datetime.timedelta(days=7)
 _PAGE_SIZE = 100
 
 
@@ -54,7 +56,11 @@ async def submit_job(session: AwsSession, request: dict[str, Any]) -> str:
     try:
         response = await session.call("braket", "create_job", **tagged)
     except ServiceError as error:
-        if not is_transient(error):
+        if error.code == "ConflictException":
+            # The token was used before: by this same create, retried (a resumed sweep),
+            # the job is the one with this name and token, however long ago it was made.
+            since = datetime.datetime.now(datetime.timezone.utc) - _TOKEN_LIFETIME
+        elif not is_transient(error):
             raise _naming(error, name, token, "") from error
         try:
             arn = await find_job_by_token(session, name, token, since)
@@ -66,6 +72,8 @@ async def submit_job(session: AwsSession, request: dict[str, Any]) -> str:
                 f"; whether the job exists is unknown (SearchJobs failed: {search_error})",
             ) from error
         if arn is None:
+            if error.code == "ConflictException":
+                raise _naming(error, name, token, "") from error
             raise _naming(error, name, token, "; no job was created") from error
         return arn
     return str(response["jobArn"])

@@ -36,7 +36,16 @@ def build_parser(prog: str = "braket-async emulator") -> argparse.ArgumentParser
     parser.add_argument(
         "--fake-runner", action="store_true", help="run no job code: jobs complete at once"
     )
-    parser.add_argument("--max-concurrent-jobs", type=int, default=None)
+    parser.add_argument(
+        "--max-concurrent-jobs", type=int, default=None, help="jobs the runner runs at once"
+    )
+    parser.add_argument(
+        "--concurrent-jobs-quota",
+        type=int,
+        default=None,
+        help="unfinished jobs allowed before CreateJob answers ServiceQuotaExceededException "
+        "(Braket's concurrent hybrid jobs quota; default: no limit)",
+    )
     parser.add_argument("--no-rate-limits", action="store_true")
     parser.add_argument(
         "--rate-scale", type=float, default=1.0, help="multiply every default rate limit by this"
@@ -85,6 +94,7 @@ async def _serve(options: argparse.Namespace, aws_endpoint_url: str) -> None:
         region=options.region,
         rate_limits=limits,
         faults=faults,
+        concurrent_jobs_quota=options.concurrent_jobs_quota,
     ) as emulator:
         print(f"export AWS_ENDPOINT_URL_BRAKET={emulator.endpoint_url}")
         print(f"export AWS_ENDPOINT_URL={aws_endpoint_url}")

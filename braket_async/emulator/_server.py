@@ -53,6 +53,9 @@ class BraketEmulator:
             :meth:`RateLimits.disabled` turns them off.
         faults: Injected faults (default: none).
         clock: Monotonic seconds for the rate limits; tests inject one.
+        concurrent_jobs_quota: Jobs that may be unfinished at once (Braket's concurrent
+            hybrid jobs quota); past it CreateJob answers ``ServiceQuotaExceededException``
+            as the service does. Default ``None``: no limit.
     """
 
     def __init__(
@@ -66,8 +69,10 @@ class BraketEmulator:
         rate_limits: RateLimits | None = None,
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
+        concurrent_jobs_quota: int | None = None,
     ) -> None:
         self.host = host
+        self._concurrent_jobs_quota = concurrent_jobs_quota
         self.port = port
         self.stats = CallStats()
         self._clock = clock
@@ -98,6 +103,13 @@ class BraketEmulator:
         """Replace the injected faults (and restart their random sequence)."""
         self.faults = FaultInjector(faults)
 
+    def set_concurrent_jobs_quota(self, quota: int | None) -> None:
+        """How many jobs may be unfinished at once before CreateJob answers
+        ``ServiceQuotaExceededException``; ``None`` for no limit (the default)."""
+        self._concurrent_jobs_quota = quota
+        if self._service is not None:
+            self._service.concurrent_jobs_quota = quota
+
     def set_rate_limits(self, limits: RateLimits) -> None:
         """Replace the rate limits (buckets start full)."""
         self.limiter = RateLimiter(limits, clock=self._clock)
@@ -108,7 +120,10 @@ class BraketEmulator:
             raise ClosedError(f"the emulator cannot start: it is {self._state}")
         self._state = "starting"
         self._service = BraketService(
-            self._runner, region=self._region, account_id=self._account_id
+            self._runner,
+            region=self._region,
+            account_id=self._account_id,
+            concurrent_jobs_quota=self._concurrent_jobs_quota,
         )
         server = web.Server(self._dispatch, access_log=None)
         self._web_runner = web.ServerRunner(server, handle_signals=False)

@@ -55,8 +55,10 @@ class BraketService:
         account_id: str = "123456789012",
         service_url: str = "",
         devices: Iterable[Device] = DEVICES,
+        concurrent_jobs_quota: int | None = None,
     ) -> None:
         self.runner = runner
+        self.concurrent_jobs_quota = concurrent_jobs_quota
         self.region = region
         self.account_id = account_id
         self.service_url = service_url
@@ -161,6 +163,15 @@ class BraketService:
                 raise conflict(f"clientToken {token!r} was already used with different parameters")
             return {"jobArn": existing.arn}
         self._validate_job(request)
+        quota = self.concurrent_jobs_quota
+        if quota is not None:
+            active = sum(1 for job in self._jobs.values() if not job.status.is_terminal)
+            if active >= quota:
+                raise ApiError(
+                    "ServiceQuotaExceededException",
+                    f"The account already has {active} hybrid jobs that have not ended; "
+                    f"its concurrent hybrid jobs quota is {quota}",
+                )
         arn = f"arn:aws:braket:{self.region}:{self.account_id}:job/{uuid.uuid4()}"
         record = JobRecord(
             arn=arn, request=request, client_token=token, tags=dict(params.get("tags", {}))

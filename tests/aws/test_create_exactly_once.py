@@ -18,7 +18,7 @@ from braket_async.aws import AwsQuantumJob, RetryPolicy
 from braket_async.aws._submit import CLIENT_TOKEN_TAG
 from braket_async.emulator import Faults
 from braket_async.emulator.testing import EmulatorStack
-from braket_async.errors import ServiceError
+from braket_async.errors import ConfigurationError, ServiceError
 
 pytestmark = pytest.mark.anyio
 
@@ -101,3 +101,19 @@ async def test_a_failed_search_says_the_outcome_is_unknown(
     assert "whether the job exists is unknown" in message
     (record,) = fake_stack.emulator.service.jobs
     assert record.client_token in message
+
+
+async def test_a_create_repeated_with_its_client_token_returns_the_same_job(
+    fake_stack: EmulatorStack, tmp_path: Path
+) -> None:
+    source = write_module(tmp_path, "algo")
+    async with session_for(fake_stack) as session:
+        first = await AwsQuantumJob.create(
+            SV1, source, job_name="same", client_token="token-1", aws_session=session
+        )
+        again = await AwsQuantumJob.create(
+            SV1, source, job_name="same", client_token="token-1", aws_session=session
+        )
+        assert again.arn == first.arn
+        with pytest.raises(ConfigurationError, match="Invalid client_token"):
+            await AwsQuantumJob.create(SV1, source, client_token="has space", aws_session=session)

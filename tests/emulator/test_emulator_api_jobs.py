@@ -268,3 +268,25 @@ async def test_search_jobs_validation(braket: Any, request_arguments: dict[str, 
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         await braket.search_jobs(**request_arguments)
     assert error_code(excinfo) == "ValidationException"
+
+
+@pytest.mark.parametrize("fake_runner", [FakeRunner(auto_finish=False)])
+async def test_create_past_the_concurrent_jobs_quota_is_refused_as_braket_does(
+    braket: Any, job_request: JobRequest, fake_runner: FakeRunner, fake_stack: EmulatorStack
+) -> None:
+    fake_stack.emulator.set_concurrent_jobs_quota(2)
+    arns = [
+        (await braket.create_job(**job_request(jobName=f"q{i}", clientToken=f"t{i}")))["jobArn"]
+        for i in range(2)
+    ]
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        await braket.create_job(**job_request(jobName="q2", clientToken="t2"))
+    assert refused.value.response["Error"]["Code"] == "ServiceQuotaExceededException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 402
+    # A retry of a create that was accepted is not a new job: still answered.
+    again = await braket.create_job(**job_request(jobName="q0", clientToken="t0"))
+    assert again["jobArn"] == arns[0]
+    fake_runner.finish(arns[0])
+    await fake_stack.emulator.service.wait_for_job(arns[0])
+    created = await braket.create_job(**job_request(jobName="q2", clientToken="t2"))
+    assert created["jobArn"] not in arns

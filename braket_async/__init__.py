@@ -12,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._events import JobEvent
+    from ._group import JobGroup, as_completed, gather
     from ._logs import LogEvent, LogStream
     from ._quantum_job import QuantumJob
     from ._states import JobState
@@ -39,6 +41,10 @@ if TYPE_CHECKING:
 # Imported on first use: ``import braket_async.jobs`` inside a job must work with the
 # standard library alone, and ``import braket_async`` stays cheap until a name is used.
 _LAZY = {
+    "JobEvent": "._events",
+    "JobGroup": "._group",
+    "as_completed": "._group",
+    "gather": "._group",
     "ArchiveError": ".errors",
     "AwsQuantumJob": ".aws",
     "AwsSession": ".aws",
@@ -75,7 +81,9 @@ __all__ = [
     "ConfigurationError",
     "ContainerError",
     "JobCancelledError",
+    "JobEvent",
     "JobFailedError",
+    "JobGroup",
     "JobNotFoundError",
     "JobState",
     "JobTimeoutError",
@@ -90,6 +98,8 @@ __all__ = [
     "ServiceError",
     "ThrottlingError",
     "UnsafeArchiveError",
+    "as_completed",
+    "gather",
 ]
 
 

@@ -9,6 +9,10 @@ import pytest
 PUBLIC_NAMES = {
     "braket_async": [
         "ArchiveError",
+        "JobEvent",
+        "JobGroup",
+        "as_completed",
+        "gather",
         "AwsQuantumJob",
         "AwsSession",
         "BraketAsyncError",

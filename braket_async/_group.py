@@ -1,0 +1,414 @@
+"""``JobGroup``: many jobs, local or remote, created, watched and collected under one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Iterable
+from types import TracebackType
+from typing import Any, Literal
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ._braket import DEFAULT_CONCURRENT_JOBS_QUOTA
+from ._events import EventHub, JobEvent
+from ._quantum_job import DEFAULT_RESULTS_POLL_INTERVAL, QuantumJob
+from ._shield import finish
+from ._states import JobState
+from ._targets import check, create_on, is_remote
+from .errors import (
+    ClosedError,
+    ConfigurationError,
+    JobFailedError,
+    JobNotFoundError,
+    ServiceError,
+)
+
+__all__ = ["JobGroup", "as_completed", "gather"]
+
+OnError = Literal["collect", "raise"]
+OnExit = Literal["leave", "cancel"]
+
+# How long a create refused by the concurrent-jobs quota waits before it asks again when
+# none of the group's own jobs has ended meanwhile (jobs of other programs count too).
+_QUOTA_RETRY_SECONDS = (1.0, 15.0)
+_QUOTA_CODE = "ServiceQuotaExceededException"
+# How long cancelling a local job on the way out may take before the group goes on.
+_CANCEL_SECONDS = 30.0
+
+
+class JobGroup:
+    """Jobs created, watched and collected together.
+
+    ``async with JobGroup(...) as group:``; inside, ``await group.create(...)`` or
+    ``group.add(job)``. Leaving the block normally waits until every job has ended.
+    Leaving it early (an error, a cancel, or with ``on_error="raise"`` a failed job)
+    applies ``on_exit``.
+
+    Args:
+        max_concurrent_jobs: Unfinished jobs allowed at once; ``create()`` waits for a
+            slot. ``None``: no bound but the quota.
+        concurrent_jobs_quota: Unfinished remote jobs per AWS session (Braket's
+            concurrent hybrid jobs quota; default 5). A create that the service still
+            refuses with ``ServiceQuotaExceededException`` waits and asks again with the
+            same client token: it is never a failure.
+        on_error: ``"collect"`` (failed jobs are results like others) or ``"raise"``
+            (the first job that fails ends the block with its ``JobFailedError``).
+        on_exit: What happens to jobs still running when the block is left early:
+            ``"leave"`` them running, or ``"cancel"`` them (local processes and
+            containers are gone when the block has been left).
+        poll_interval_seconds: The pause between looks at a job's state.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_concurrent_jobs: int | None = None,
+        concurrent_jobs_quota: int | None = DEFAULT_CONCURRENT_JOBS_QUOTA,
+        on_error: OnError = "collect",
+        on_exit: OnExit = "leave",
+        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    ) -> None:
+        for name, bound in (
+            ("max_concurrent_jobs", max_concurrent_jobs),
+            ("concurrent_jobs_quota", concurrent_jobs_quota),
+        ):
+            if bound is not None and (not isinstance(bound, int) or bound < 1):
+                raise ConfigurationError(f"{name} must be a positive integer or None")
+        if on_error not in ("collect", "raise"):
+            raise ConfigurationError(f"on_error must be 'collect' or 'raise', not {on_error!r}")
+        if on_exit not in ("leave", "cancel"):
+            raise ConfigurationError(f"on_exit must be 'leave' or 'cancel', not {on_exit!r}")
+        if not poll_interval_seconds > 0:
+            raise ConfigurationError("poll_interval_seconds must be positive")
+        self.on_error = on_error
+        self.on_exit = on_exit
+        self.poll_interval_seconds = poll_interval_seconds
+        self._slots = anyio.CapacityLimiter(max_concurrent_jobs) if max_concurrent_jobs else None
+        self._quota = concurrent_jobs_quota
+        self._quota_slots: dict[int, anyio.CapacityLimiter] = {}
+        self._hub = EventHub()
+        self._jobs: list[QuantumJob] = []
+        self._states: dict[QuantumJob, JobState] = {}
+        self._ended: list[QuantumJob] = []
+        self._pending = 0
+        self._changed = anyio.Event()
+        self._failure: JobFailedError | None = None
+        self._tasks: TaskGroup | None = None
+        self._state = "new"
+
+    # -- the block -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> JobGroup:
+        if self._state != "new":
+            raise ClosedError("a JobGroup can be entered once")
+        self._tasks = anyio.create_task_group()
+        await self._tasks.__aenter__()
+        self._state = "open"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._tasks is not None
+        early = exc is not None
+        if early:
+            with anyio.CancelScope(shield=True):
+                await finish(self._leave())
+            self._tasks.cancel_scope.cancel()
+        try:
+            # The body's own exception is not handed on: the task group would wrap it in
+            # an exception group. Its watchers raise nothing; the cancel of its scope
+            # (made above, or when a job failed with on_error="raise") ends them, and the
+            # body's exception, or the failure below, propagates unchanged.
+            await self._tasks.__aexit__(None, None, None)
+        finally:
+            self._state = "closed"
+            self._hub.close()
+            self._signal()
+        if self._failure is not None and self.on_error == "raise":
+            if not early:
+                with anyio.CancelScope(shield=True):
+                    await finish(self._leave())
+            raise self._failure
+
+    async def _leave(self) -> None:
+        """Apply ``on_exit`` to the jobs that have not ended."""
+        if self.on_exit != "cancel":
+            return
+        running = [job for job in self._jobs if not self._state_of(job).is_terminal]
+        async with anyio.create_task_group() as cancelling:
+            for job in running:
+                cancelling.start_soon(_cancel_quietly, job)
+
+    def _state_of(self, job: QuantumJob) -> JobState:
+        return self._states.get(job, JobState.QUEUED)
+
+    # -- adding jobs ---------------------------------------------------------------------
+
+    async def create(
+        self,
+        device: str,
+        source_module: str | os.PathLike[str],
+        *,
+        target: object = "process",
+        **options: Any,
+    ) -> QuantumJob:
+        """Create a job on ``target`` with the target's ``create()`` arguments, once a
+        slot is free; the group watches it from then on.
+
+        Args:
+            device: As for the target's ``create()``.
+            source_module: As for the target's ``create()``.
+            target: ``"process"`` (default), ``"docker"``, a ``JobRuntime`` or an
+                ``AwsSession``.
+            options: Every other argument of the target's ``create()``
+                (``LocalQuantumJob.create`` or ``AwsQuantumJob.create``).
+
+        Raises:
+            ClosedError: The block is not open.
+            ConfigurationError, ServiceError, ...: What the target's ``create()`` raises
+                (quota refusals excepted: they are waited out).
+        """
+        self._check_open()
+        check(target)
+        self._pending += 1
+        try:
+            slot = await self._take_slot(target)
+            try:
+                job = await self._create(target, device, source_module, options)
+            except BaseException:
+                await slot.release()
+                raise
+        finally:
+            self._pending -= 1
+            self._signal()
+        self._watch(job, slot)
+        return job
+
+    def add(self, job: QuantumJob) -> QuantumJob:
+        """Watch ``job`` (an existing handle) with the group's other jobs; it takes no
+        slot."""
+        self._check_open()
+        self._watch(job, _Slot(()))
+        return job
+
+    async def _take_slot(self, target: object) -> _Slot:
+        limiters = []
+        if self._slots is not None:
+            limiters.append(self._slots)
+        if is_remote(target) and self._quota is not None:
+            limiters.append(
+                self._quota_slots.setdefault(id(target), anyio.CapacityLimiter(self._quota))
+            )
+        slot = _Slot(limiters)
+        await slot.acquire()
+        return slot
+
+    async def _create(
+        self, target: object, device: str, source: str | os.PathLike[str], options: dict[str, Any]
+    ) -> QuantumJob:
+        if not is_remote(target):
+            return await create_on(target, device, source, **options)
+        # Every attempt is the same create: a refused one made no job, a repeated one
+        # returns the job it made.
+        import uuid
+
+        options.setdefault("client_token", str(uuid.uuid4()))
+        attempt = 0
+        while True:
+            try:
+                return await create_on(target, device, source, **options)
+            except ServiceError as error:
+                if error.code != _QUOTA_CODE:
+                    raise
+            attempt += 1
+            await self._wait_for_an_end(_quota_pause(attempt))
+
+    async def _wait_for_an_end(self, at_most_seconds: float) -> None:
+        ended = len(self._ended)
+        with anyio.move_on_after(at_most_seconds):
+            while len(self._ended) == ended:
+                await self._changed.wait()
+
+    def _watch(self, job: QuantumJob, slot: _Slot) -> None:
+        assert self._tasks is not None
+        self._jobs.append(job)
+        self._signal()
+        self._tasks.start_soon(self._follow, job, slot, name=f"watching {job.arn}")
+
+    async def _follow(self, job: QuantumJob, slot: _Slot) -> None:
+        old: JobState | None = None
+        try:
+            while True:
+                try:
+                    new = await job.next_state(self.poll_interval_seconds)
+                except JobNotFoundError:
+                    break  # deleted under the group: it has ended as far as anyone can tell
+                except Exception:  # a failed look is tried again
+                    await anyio.sleep(self.poll_interval_seconds)
+                    continue
+                if new is not old:
+                    self._states[job] = new
+                    self._hub.publish(JobEvent(job, old, new, time.time()))
+                    old = new
+                if new.is_terminal:
+                    break
+        finally:
+            await slot.release()
+        self._ended.append(job)
+        if old is not JobState.COMPLETED and self._failure is None and self.on_error == "raise":
+            try:
+                reason = (await job.metadata(use_cached_value=True)).get("failureReason")
+            except Exception:  # the reason is a nicety; the failure is raised regardless
+                reason = None
+            state = old.value if old is not None else "UNKNOWN"
+            self._failure = JobFailedError(job.arn, state, reason)
+            assert self._tasks is not None
+            self._tasks.cancel_scope.cancel()
+        self._signal()
+
+    def _signal(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise ClosedError("the JobGroup is not open: use it inside `async with`")
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def jobs(self) -> list[QuantumJob]:
+        """The group's jobs, in the order they were added."""
+        return list(self._jobs)
+
+    def state_counts(self) -> dict[JobState, int]:
+        """How many of the group's jobs are in each state, as last seen."""
+        counts: dict[JobState, int] = {}
+        for job in self._jobs:
+            state = self._state_of(job)
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    def events(self) -> AsyncIterator[JobEvent]:
+        """The state changes of the group's jobs from now on, until the block is left."""
+        return self._hub.subscribe()
+
+    async def as_completed(self) -> AsyncIterator[QuantumJob]:
+        """The group's jobs as they end (jobs added meanwhile too), until every job has
+        ended and no ``create()`` is under way."""
+        given = 0
+        while True:
+            while given < len(self._ended):
+                given += 1
+                yield self._ended[given - 1]
+            if self._pending == 0 and len(self._ended) == len(self._jobs):
+                return
+            if self._state == "closed":
+                return
+            await self._changed.wait()
+
+    async def results(self, *, allow_pickle: bool = False) -> list[dict[str, Any] | BaseException]:
+        """Wait for every job; their results in the order they were added.
+
+        With ``on_error="collect"`` a job that did not complete gives its error (a
+        ``JobFailedError``) in its place; with ``"raise"`` the first one is raised.
+        """
+        async for _ in self.as_completed():
+            pass
+        results: list[dict[str, Any] | BaseException] = []
+        for job in self._jobs:
+            try:
+                results.append(await job.result(allow_pickle=allow_pickle))
+            except JobFailedError as error:
+                if self.on_error == "raise":
+                    raise
+                results.append(error)
+        return results
+
+
+class _Slot:
+    """The places one job holds (a group bound, a quota), released once."""
+
+    def __init__(self, limiters: Iterable[anyio.CapacityLimiter]) -> None:
+        self._limiters = list(limiters)
+        self._held: list[anyio.CapacityLimiter] = []
+        self._token = object()
+
+    async def acquire(self) -> None:
+        try:
+            for limiter in self._limiters:
+                await limiter.acquire_on_behalf_of(self._token)
+                self._held.append(limiter)
+        except BaseException:
+            await self.release()
+            raise
+
+    async def release(self) -> None:
+        held, self._held = self._held, []
+        for limiter in held:
+            limiter.release_on_behalf_of(self._token)
+
+
+def _quota_pause(attempt: int) -> float:
+    low, high = _QUOTA_RETRY_SECONDS
+    return random.uniform(low, min(high, low * 2**attempt))
+
+
+async def _cancel_quietly(job: QuantumJob) -> None:
+    from .local import LocalQuantumJob
+
+    # A local job's processes or container are gone when its cancel(wait=True) returns;
+    # a remote job stops on the service's time.
+    local = isinstance(job, LocalQuantumJob)
+    with anyio.move_on_after(_CANCEL_SECONDS):
+        with contextlib.suppress(Exception):  # leaving the block goes on for the others
+            await job.cancel(wait=local, poll_interval_seconds=0.2)
+
+
+async def gather(
+    *jobs: QuantumJob,
+    on_error: OnError = "collect",
+    allow_pickle: bool = False,
+    poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+) -> list[dict[str, Any] | BaseException]:
+    """Wait for existing jobs together; their results in the order given.
+
+    With ``on_error="collect"`` a job that did not complete gives its ``JobFailedError``
+    in its place; with ``"raise"`` the first failure is raised (the others run on).
+    """
+    async with JobGroup(on_error=on_error, poll_interval_seconds=poll_interval_seconds) as group:
+        for job in jobs:
+            group.add(job)
+        return await group.results(allow_pickle=allow_pickle)
+
+
+async def as_completed(
+    jobs: Iterable[QuantumJob], *, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
+) -> AsyncIterator[QuantumJob]:
+    """Existing jobs, as they end. Leaving the iteration early stops the waits (never
+    the jobs)."""
+    waits = {
+        asyncio.ensure_future(job.wait(poll_interval_seconds=poll_interval_seconds)): job
+        for job in jobs
+    }
+    try:
+        while waits:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for wait in done:
+                job = waits.pop(wait)
+                wait.result()
+                yield job
+    finally:
+        for wait in waits:
+            wait.cancel()
+        if waits:
+            await asyncio.wait(waits)

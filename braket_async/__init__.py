@@ -17,10 +17,12 @@ if TYPE_CHECKING:
     from ._logs import LogEvent, LogStream
     from ._quantum_job import QuantumJob
     from ._states import JobState
+    from ._sweep import SweepPoint, sweep
     from .aws import AwsQuantumJob, AwsSession
     from .config import CheckpointConfig
     from .errors import (
         ArchiveError,
+        BillingLimitError,
         BraketAsyncError,
         ClosedError,
         ConfigurationError,
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 # Imported on first use: ``import braket_async.jobs`` inside a job must work with the
 # standard library alone, and ``import braket_async`` stays cheap until a name is used.
 _LAZY = {
+    "BillingLimitError": ".errors",
+    "SweepPoint": "._sweep",
+    "sweep": "._sweep",
     "JobEvent": "._events",
     "JobGroup": "._group",
     "as_completed": "._group",
@@ -75,6 +80,7 @@ __all__ = [
     "ArchiveError",
     "AwsQuantumJob",
     "AwsSession",
+    "BillingLimitError",
     "BraketAsyncError",
     "CheckpointConfig",
     "ClosedError",
@@ -96,10 +102,12 @@ __all__ = [
     "ResultError",
     "RuntimeUnavailableError",
     "ServiceError",
+    "SweepPoint",
     "ThrottlingError",
     "UnsafeArchiveError",
     "as_completed",
     "gather",
+    "sweep",
 ]
 
 

@@ -12,6 +12,7 @@ working::
     │   └── JobCancelledError                the job ended CANCELLED
     ├── JobTimeoutError (TimeoutError)       waiting for the job took too long
     ├── ResultError (ValueError)             a saved result cannot be read
+    ├── BillingLimitError                    a sweep's max_billable_seconds was used up
     ├── ArchiveError (ValueError)            an archive is not a readable tar archive
     │   └── UnsafeArchiveError               ... or would put files outside its folder
     ├── RuntimeUnavailableError (OSError)    Docker daemon, image or interpreter missing
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 __all__ = [
     "ArchiveError",
+    "BillingLimitError",
     "BraketAsyncError",
     "ClosedError",
     "ConfigurationError",
@@ -84,6 +86,11 @@ class JobCancelledError(JobFailedError):
 
 class ResultError(BraketAsyncError, ValueError):
     """A job's saved result cannot be read: not UTF-8 JSON, a folder, a link."""
+
+
+class BillingLimitError(BraketAsyncError):
+    """A sweep created no job for this point: its finished points had used the
+    ``max_billable_seconds`` it was given."""
 
 
 class ArchiveError(BraketAsyncError, ValueError):

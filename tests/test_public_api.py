@@ -9,6 +9,9 @@ import pytest
 PUBLIC_NAMES = {
     "braket_async": [
         "ArchiveError",
+        "BillingLimitError",
+        "SweepPoint",
+        "sweep",
         "JobEvent",
         "JobGroup",
         "as_completed",
@@ -112,6 +115,7 @@ PUBLIC_NAMES = {
     ],
     "braket_async.errors": [
         "ArchiveError",
+        "BillingLimitError",
         "BraketAsyncError",
         "ClosedError",
         "ConfigurationError",

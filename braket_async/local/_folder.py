@@ -25,8 +25,11 @@ __all__ = [
     "LOG_FILE",
     "LOG_TIMES_FILE",
     "METADATA_FILE",
+    "OWNER_EXITED",
     "PRIVATE_FOLDER",
     "RESERVED_NAMES",
+    "SUPERVISOR_EXITED",
+    "died_with_its_owner",
     "hold_lock",
     "is_owned",
     "is_same_process",
@@ -41,6 +44,18 @@ __all__ = [
     "write_metadata",
     "write_text",
 ]
+
+#: How the failure reasons of jobs that ended because the process running them died
+#: begin: their creator (before or without a supervisor), or their supervisor.
+OWNER_EXITED = "The program that created this job"
+SUPERVISOR_EXITED = "The supervisor of this job"
+
+
+def died_with_its_owner(reason: object) -> bool:
+    """Whether a job that FAILED with ``reason`` ended because its owner died (not
+    because of anything the job did)."""
+    return isinstance(reason, str) and reason.startswith((OWNER_EXITED, SUPERVISOR_EXITED))
+
 
 #: Local jobs' ARNs are this prefix and the job's name.
 ARN_PREFIX = "local:job/"

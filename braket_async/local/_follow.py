@@ -26,6 +26,8 @@ from .._states import JobState
 from ._folder import (
     LOG_FILE,
     LOG_TIMES_FILE,
+    OWNER_EXITED,
+    SUPERVISOR_EXITED,
     is_owned,
     is_same_process,
     private_folder,
@@ -65,6 +67,15 @@ def _read(folder: Path) -> dict[str, Any]:
     try:
         return read_metadata(folder)
     except FileNotFoundError:
+        if private_folder(folder).is_dir():
+            # Ours, and its creator has not written the first record yet: still being
+            # created, or the creator died in between (then the caller finishes it).
+            return {
+                "jobName": folder.name,
+                "jobArn": f"local:job/{folder.name}",
+                "status": JobState.QUEUED.value,
+                "events": [],
+            }
         # A folder written by the official SDK: it records nothing but the outputs,
         # and it only leaves a folder behind once the job has ended.
         return {
@@ -79,8 +90,9 @@ def _finish_orphan(folder: Path) -> dict[str, Any]:
     """Record FAILED a job whose owner died, and end what it left (holding its lock)."""
     path = private_folder(folder) / "lock"
     try:
-        descriptor = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
+        # Created if missing: a creator that died before making the lock left it out.
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:  # no private folder: not a job of ours
         return _read(folder)
     try:
         try:
@@ -94,11 +106,10 @@ def _finish_orphan(folder: Path) -> dict[str, Any]:
         supervisor = metadata.get("supervisor")
         if isinstance(supervisor, dict):
             reason = (
-                f"The supervisor of this job (pid {supervisor.get('pid')}) exited "
-                "before the job ended"
+                f"{SUPERVISOR_EXITED} (pid {supervisor.get('pid')}) exited before the job ended"
             )
         else:
-            reason = "The program that created this job exited before the job started"
+            reason = f"{OWNER_EXITED} exited before the job started"
         ended = now()
         metadata.update({"status": JobState.FAILED.value, "endedAt": ended})
         metadata["failureReason"] = reason

@@ -35,7 +35,7 @@ from typing import Any
 
 from .._states import JobState
 from ._description import ENVIRONMENT_VARIABLE, FAILED, STARTED, JobDescription
-from ._folder import process_identity, read_metadata
+from ._folder import OWNER_EXITED, process_identity, read_metadata
 from ._run import LocalJobRun
 
 __all__ = ["end_leftovers", "main"]
@@ -89,7 +89,7 @@ async def _supervise(folder: Path, *, detached: bool) -> None:
         loop.add_signal_handler(signum, cancel, JobState.CANCELLED, "Cancelled by the user")
     if not detached:
         owner = description.owner.get("pid", "?")
-        reason = f"The program that created this job (pid {owner}) exited before the job ended"
+        reason = f"{OWNER_EXITED} (pid {owner}) exited before the job ended"
         _watch_owner(loop, lambda: cancel(JobState.FAILED, reason))
     try:
         await run.launch()

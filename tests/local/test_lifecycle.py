@@ -416,3 +416,21 @@ async def test_log_events_keep_the_time_they_were_logged(
     assert {event.instance for event in live} == {"algo-1"}
     late = [event async for event in LocalQuantumJob(job.arn, root=jobs_root).logs()]
     assert late == live
+
+
+@pytest.mark.parametrize("with_lock", [True, False])
+async def test_a_job_whose_creator_died_before_its_first_record_ends_failed(
+    jobs_root: Path, with_lock: bool
+) -> None:
+    # What `kill -9` of a creator between making the folder and writing the record leaves.
+    private = jobs_root / "cutoff" / ".braket_async"
+    private.mkdir(parents=True)
+    if with_lock:
+        (private / "lock").touch()
+    (jobs_root / "cutoff" / "metadata.json.partial").write_text('{"status": "QUEUED"')
+    job = LocalQuantumJob("local:job/cutoff", root=jobs_root)
+    assert await job.state() is JobState.FAILED
+    reason = (await job.metadata())["failureReason"]
+    assert reason.startswith("The program that created this job exited before the job started")
+    with pytest.raises(JobFailedError):
+        await job.result()

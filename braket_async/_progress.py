@@ -1,0 +1,218 @@
+"""The live progress display of sweeps and groups: a consumer of the group's events.
+
+Counts per state, elapsed time, throughput, an estimate of the time left and failures as
+they happen. Drawn with rich when it is installed (``braket-async[progress]``), in a
+terminal or a Jupyter notebook alike; without rich, one plain line per change of the
+counts and per failure. Off by itself when the output is neither a terminal nor a
+notebook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import IO, Any, Protocol
+
+import anyio
+
+from ._events import JobEvent
+from ._states import JobState
+
+__all__ = ["ProgressDisplay", "interactive", "progress_display"]
+
+_REFRESH_SECONDS = 0.25
+_FAILURES_SHOWN = 5
+
+
+class _Group(Protocol):
+    def events(self) -> AsyncIterator[JobEvent]: ...
+
+
+def interactive(stream: IO[str] | None = None) -> bool:
+    """Whether ``stream`` (default: standard output) is a terminal, or this runs in a
+    Jupyter kernel."""
+    if "ipykernel" in sys.modules:
+        return True
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class ProgressDisplay:
+    """What a sweep or a group shows while it runs.
+
+    Args:
+        total: How many points there are (``None``: as many as jobs seen).
+        title: The first word of the line.
+        file: Where it is drawn (default: standard output).
+        use_rich: Draw with rich (default: when it is installed).
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        title: str = "sweep",
+        file: IO[str] | None = None,
+        use_rich: bool | None = None,
+    ) -> None:
+        self.total = total
+        self.title = title
+        self.file = file
+        self.states: dict[str, JobState] = {}
+        self.failures: list[str] = []
+        self.done = 0
+        self.started = time.monotonic()
+        self._last_line = ""
+        self._live: Any = None
+        if use_rich is None:
+            try:
+                import rich  # noqa: F401
+            except ImportError:
+                use_rich = False
+            else:
+                use_rich = True
+        self.use_rich = use_rich
+
+    # -- what happens ------------------------------------------------------------------
+
+    def job_event(self, event: JobEvent) -> None:
+        """A job changed state."""
+        self.states[event.job.arn] = event.new_state
+        self.refresh()
+
+    def point_done(self, point: Any) -> None:
+        """A point ended (a :class:`~braket_async.SweepPoint`)."""
+        self.done += 1
+        if not point.ok:
+            name = point.job.name if point.job is not None else f"point {point.index}"
+            reason = getattr(point.error, "failure_reason", None) or point.error
+            state = point.state.value if point.state is not None else "NOT CREATED"
+            self.failures.append(f"{name} {state}: {_one_line(reason)}")
+            if not self.use_rich:
+                self._print(f"{self.title}: {self.failures[-1]}")
+        self.refresh()
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def summary(self) -> str:
+        """The one-line summary: counts, elapsed, throughput, time left."""
+        counts: dict[JobState, int] = {}
+        for state in self.states.values():
+            counts[state] = counts.get(state, 0) + 1
+        total = self.total if self.total is not None else len(self.states)
+        elapsed = time.monotonic() - self.started
+        parts = [f"{self.title}: {self.done}/{total} done"]
+        for state in (
+            JobState.QUEUED,
+            JobState.RUNNING,
+            JobState.CANCELLING,
+            JobState.COMPLETED,
+            JobState.FAILED,
+            JobState.CANCELLED,
+        ):
+            if counts.get(state):
+                parts.append(f"{counts[state]} {state.value.lower()}")
+        parts.append(f"elapsed {_duration(elapsed)}")
+        if self.done and elapsed > 0:
+            rate = self.done / elapsed
+            parts.append(f"{rate:.2f} jobs/s")
+            if total > self.done:
+                parts.append(f"~{_duration((total - self.done) / rate)} left")
+        return " · ".join(parts)
+
+    def refresh(self) -> None:
+        """Draw the current state (rich: the live view; plain: a line if it changed)."""
+        if self._live is not None:
+            self._live.update(self._renderable())
+            return
+        if not self.use_rich:
+            line = self.summary().split(" · elapsed")[0]  # counts only: no line per tick
+            if line != self._last_line:
+                self._last_line = line
+                self._print(self.summary())
+
+    def _renderable(self) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        lines = [Text(self.summary(), style="bold")]
+        for failure in self.failures[-_FAILURES_SHOWN:]:
+            lines.append(Text(f"✗ {failure}", style="red"))
+        if len(self.failures) > _FAILURES_SHOWN:
+            lines.append(Text(f"  ... {len(self.failures) - _FAILURES_SHOWN} more failures"))
+        return Group(*lines)
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.file if self.file is not None else sys.stdout, flush=True)
+
+    @contextlib.asynccontextmanager
+    async def shown(self, group: _Group) -> AsyncIterator[ProgressDisplay]:
+        """Show the display while the block runs, fed by ``group``'s events."""
+        events = group.events()
+        live: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if self.use_rich:
+            from rich.console import Console
+            from rich.live import Live
+
+            console = Console(file=self.file) if self.file is not None else Console()
+            live = Live(self._renderable(), console=console, refresh_per_second=4)
+        with live as self._live:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._consume, events)
+                tasks.start_soon(self._tick)
+                try:
+                    yield self
+                finally:
+                    tasks.cancel_scope.cancel()
+            self.refresh()
+        self._live = None
+        if not self.use_rich:
+            self._print(self.summary())
+
+    async def _consume(self, events: AsyncIterator[JobEvent]) -> None:
+        async for event in events:
+            self.job_event(event)
+
+    async def _tick(self) -> None:
+        while True:
+            await anyio.sleep(_REFRESH_SECONDS)
+            if self._live is not None:
+                self.refresh()
+
+
+class _NoDisplay:
+    def point_done(self, point: Any) -> None:
+        pass
+
+
+@contextlib.asynccontextmanager
+async def progress_display(
+    group: _Group, *, total: int | None, enabled: bool | None, title: str = "sweep"
+) -> AsyncIterator[ProgressDisplay | _NoDisplay]:
+    """The display of ``group`` while the block runs: shown if ``enabled``, or when
+    ``enabled`` is ``None`` and the output is interactive."""
+    if not (interactive() if enabled is None else enabled):
+        yield _NoDisplay()
+        return
+    async with ProgressDisplay(total, title=title).shown(group) as display:
+        yield display
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _one_line(value: object) -> str:
+    text = str(value).strip().splitlines()
+    line = text[0] if text else ""
+    return line if len(line) <= 120 else line[:117] + "..."

@@ -173,14 +173,13 @@ async def test_points_whose_jobs_died_with_the_sweep_are_rerun(tmp_path: Path) -
     }
     sweeper = start_sweeper(tmp_path, **arguments)
     try:
-        wait_until(lambda: len([e for e in manifest_points(manifest) if e]) == 5)
-        wait_until(
-            lambda: all(
-                (root / f"{e['jobName']}" / "results.json").exists()
-                for e in manifest_points(manifest)[:3]
-                if e
-            )
-        )
+
+        def halfway() -> bool:
+            entries = [entry for entry in manifest_points(manifest) if entry]
+            states = [record_status(root / entry["jobName"]) for entry in entries]
+            return states == ["COMPLETED"] * 3 + ["RUNNING"] * 2
+
+        wait_until(halfway)
     finally:
         sweeper.send_signal(signal.SIGKILL)
         sweeper.communicate()

@@ -67,3 +67,13 @@ def record(folder: Path) -> dict[str, Any]:
     """The job's record as a reader without the library sees it."""
     data: dict[str, Any] = json.loads((folder / "metadata.json").read_text())
     return data
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """:func:`wait_until` for tests whose own event loop serves the other process (an
+    emulator): the loop keeps running while it waits."""
+    import anyio
+
+    with anyio.fail_after(timeout):
+        while not condition():  # noqa: ASYNC110 - another process's files: nothing to await
+            await anyio.sleep(0.05)

@@ -62,6 +62,8 @@ class JobGroup:
             ``"leave"`` them running, or ``"cancel"`` them (local processes and
             containers are gone when the block has been left).
         poll_interval_seconds: The pause between looks at a job's state.
+        progress: The live display of the group's jobs: ``None`` shows it when standard
+            output is a terminal or a notebook; ``True`` / ``False`` force it.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class JobGroup:
         on_error: OnError = "collect",
         on_exit: OnExit = "leave",
         poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+        progress: bool | None = None,
     ) -> None:
         for name, bound in (
             ("max_concurrent_jobs", max_concurrent_jobs),
@@ -99,6 +102,8 @@ class JobGroup:
         self._changed = anyio.Event()
         self._failure: JobFailedError | None = None
         self._tasks: TaskGroup | None = None
+        self._progress = progress
+        self._display: contextlib.AbstractAsyncContextManager[Any] | None = None
         self._state = "new"
 
     # -- the block -----------------------------------------------------------------------
@@ -109,6 +114,10 @@ class JobGroup:
         self._tasks = anyio.create_task_group()
         await self._tasks.__aenter__()
         self._state = "open"
+        from ._progress import progress_display
+
+        self._display = progress_display(self, total=None, enabled=self._progress, title="jobs")
+        await self._display.__aenter__()
         return self
 
     async def __aexit__(
@@ -131,6 +140,9 @@ class JobGroup:
             await self._tasks.__aexit__(None, None, None)
         finally:
             self._state = "closed"
+            if self._display is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._display.__aexit__(None, None, None)
             self._hub.close()
             self._signal()
         if self._failure is not None and self.on_error == "raise":

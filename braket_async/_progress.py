@@ -20,7 +20,7 @@ import anyio
 from ._events import JobEvent
 from ._states import JobState
 
-__all__ = ["ProgressDisplay", "interactive", "progress_display"]
+__all__ = ["ProgressDisplay", "in_notebook", "interactive", "progress_display"]
 
 _REFRESH_SECONDS = 0.25
 _FAILURES_SHOWN = 5
@@ -30,10 +30,17 @@ class _Group(Protocol):
     def events(self) -> AsyncIterator[JobEvent]: ...
 
 
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (not merely with ipykernel imported)."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def interactive(stream: IO[str] | None = None) -> bool:
     """Whether ``stream`` (default: standard output) is a terminal, or this runs in a
     Jupyter kernel."""
-    if "ipykernel" in sys.modules:
+    if in_notebook():
         return True
     stream = stream if stream is not None else sys.stdout
     isatty = getattr(stream, "isatty", None)
@@ -63,17 +70,19 @@ class ProgressDisplay:
         self.file = file
         self.states: dict[str, JobState] = {}
         self.failures: list[str] = []
-        self.done = 0
+        self.not_created = 0
         self.started = time.monotonic()
         self._last_line = ""
         self._live: Any = None
         if use_rich is None:
+            # rich redraws in place, which only a terminal shows well; a forced display
+            # into a pipe or a file gets plain lines.
             try:
                 import rich  # noqa: F401
             except ImportError:
                 use_rich = False
             else:
-                use_rich = True
+                use_rich = interactive(file) and not in_notebook()
         self.use_rich = use_rich
 
     # -- what happens ------------------------------------------------------------------
@@ -85,7 +94,8 @@ class ProgressDisplay:
 
     def point_done(self, point: Any) -> None:
         """A point ended (a :class:`~braket_async.SweepPoint`)."""
-        self.done += 1
+        if point.job is None:
+            self.not_created += 1
         if not point.ok:
             name = point.job.name if point.job is not None else f"point {point.index}"
             reason = getattr(point.error, "failure_reason", None) or point.error
@@ -104,7 +114,8 @@ class ProgressDisplay:
             counts[state] = counts.get(state, 0) + 1
         total = self.total if self.total is not None else len(self.states)
         elapsed = time.monotonic() - self.started
-        parts = [f"{self.title}: {self.done}/{total} done"]
+        done = self.not_created + sum(count for state, count in counts.items() if state.is_terminal)
+        parts = [f"{self.title}: {done}/{total} done"]
         for state in (
             JobState.QUEUED,
             JobState.RUNNING,
@@ -116,15 +127,18 @@ class ProgressDisplay:
             if counts.get(state):
                 parts.append(f"{counts[state]} {state.value.lower()}")
         parts.append(f"elapsed {_duration(elapsed)}")
-        if self.done and elapsed > 0:
-            rate = self.done / elapsed
+        if done and elapsed > 0:
+            rate = done / elapsed
             parts.append(f"{rate:.2f} jobs/s")
-            if total > self.done:
-                parts.append(f"~{_duration((total - self.done) / rate)} left")
+            if total > done:
+                parts.append(f"~{_duration((total - done) / rate)} left")
         return " · ".join(parts)
 
     def refresh(self) -> None:
         """Draw the current state (rich: the live view; plain: a line if it changed)."""
+        if isinstance(self._live, _NotebookView):
+            self._live.update()
+            return
         if self._live is not None:
             self._live.update(self._renderable())
             return
@@ -153,7 +167,9 @@ class ProgressDisplay:
         """Show the display while the block runs, fed by ``group``'s events."""
         events = group.events()
         live: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-        if self.use_rich:
+        if self.file is None and in_notebook():
+            live = _NotebookView(self)
+        elif self.use_rich:
             from rich.console import Console
             from rich.live import Live
 
@@ -169,7 +185,7 @@ class ProgressDisplay:
                     tasks.cancel_scope.cancel()
             self.refresh()
         self._live = None
-        if not self.use_rich:
+        if not self.use_rich and not isinstance(live, _NotebookView):
             self._print(self.summary())
 
     async def _consume(self, events: AsyncIterator[JobEvent]) -> None:
@@ -181,6 +197,33 @@ class ProgressDisplay:
             await anyio.sleep(_REFRESH_SECONDS)
             if self._live is not None:
                 self.refresh()
+
+
+class _NotebookView:
+    """The display in a Jupyter notebook: one output that is updated in place
+    (``display_id``), which any frontend shows without widgets."""
+
+    def __init__(self, display: ProgressDisplay) -> None:
+        self._display = display
+        self._handle: Any = None
+
+    def __enter__(self) -> _NotebookView:
+        from IPython.display import display
+
+        self._handle = display(self._text(), raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.update()
+
+    def update(self) -> None:
+        if self._handle is not None:
+            self._handle.update(self._text(), raw=True)
+
+    def _text(self) -> dict[str, str]:
+        lines = [self._display.summary()]
+        lines += [f"✗ {failure}" for failure in self._display.failures[-_FAILURES_SHOWN:]]
+        return {"text/plain": "\n".join(lines)}
 
 
 class _NoDisplay:

@@ -162,6 +162,7 @@ async def sweep(
         on_error=on_error,
         on_exit=on_exit,
         poll_interval_seconds=poll_interval_seconds,
+        progress=False,  # the sweep's own display below knows the number of points
     ) as group:
         run.group = group
         async with progress_display(

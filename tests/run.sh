@@ -20,6 +20,11 @@ echo "run.sh: installing braket-async[test] into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 bash tests/docker/setup.sh
+# The progress display is tested in a real terminal.
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "run.sh: installing tmux with apt-get"
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends tmux >/dev/null
+fi
 
 echo "run.sh: ruff"
 .venv/bin/ruff check braket_async tests benchmarks examples

@@ -15,7 +15,7 @@ from support.sweeping import manifest_points, start_sweeper
 
 from braket_async import JobState, sweep
 from braket_async.aws import OperationRate, RetryPolicy
-from braket_async.emulator import FakeRunner, Faults, RateLimits
+from braket_async.emulator import FakeRunner, Faults, Rate, RateLimits
 from braket_async.emulator.testing import EmulatorStack
 
 pytestmark = pytest.mark.anyio
@@ -89,7 +89,12 @@ async def test_200_points_within_a_quota_of_3_under_throttling_and_5xx(
     source = write(tmp_path)
     fake_stack.emulator.set_concurrent_jobs_quota(3)
     # The service allows less than the session asks for: throttling happens, and is retried.
-    fake_stack.emulator.set_rate_limits(RateLimits().scaled(40))
+    fake_stack.emulator.set_rate_limits(
+        RateLimits(
+            operations={"CreateJob": Rate(40, 5), "GetJob": Rate(40, 10), "SearchJobs": Rate(5, 5)},
+            account=None,
+        )
+    )
     fake_stack.emulator.set_faults(Faults(error_rate=0.1, seed=7))
     fast = {name: OperationRate(200, 50) for name in ("CreateJob", "GetJob", "SearchJobs")}
     async with session_for(

@@ -128,7 +128,10 @@ async def serve(moto_url: str, role: str, options: argparse.Namespace) -> None:
         else TimedRunner(aws, options.job_seconds)
     )
     async with BraketEmulator(
-        runner=runner, region=REGION, rate_limits=rate_limits(options.create_rate)
+        runner=runner,
+        region=REGION,
+        rate_limits=rate_limits(options.create_rate),
+        concurrent_jobs_quota=options.concurrent_jobs_quota,
     ) as emulator:
         print(
             json.dumps({"braket": emulator.endpoint_url, "aws": moto_url, "role": role}), flush=True
@@ -159,6 +162,9 @@ def main() -> int:
         "--job-seconds",
         type=float,
         help="run no job code: each job takes this long (default: run jobs for real)",
+    )
+    parser.add_argument(
+        "--concurrent-jobs-quota", type=int, help="unfinished jobs allowed (default: no limit)"
     )
     options = parser.parse_args()
     with moto_server() as moto_url:

@@ -173,6 +173,44 @@ async def _run_ours(options: argparse.Namespace, report: Report, peaks: Peaks) -
     _tally(report, outcomes)
 
 
+async def _run_sweep(options: argparse.Namespace, report: Report, peaks: Peaks) -> None:
+    """The same jobs as one ``braket_async.sweep`` within the concurrent-jobs quota."""
+    from braket_async import sweep
+    from braket_async.aws import AwsSession, OperationRate
+    from braket_async.aws._throttle import DEFAULT_BRAKET_RATES
+
+    create = DEFAULT_BRAKET_RATES["CreateJob"]
+    rates = {
+        **DEFAULT_BRAKET_RATES,
+        "CreateJob": OperationRate(options.create_rate, create.burst),
+    }
+
+    async def sampler() -> None:
+        while True:
+            peaks.sample()
+            await asyncio.sleep(SAMPLE_SECONDS)
+
+    async with AwsSession(rates=rates) as session:
+        start = time.monotonic()
+        report.start_epoch = time.time()
+        sampling = asyncio.ensure_future(sampler())
+        try:
+            points = await sweep(
+                options.source,
+                points=[{"index": index} for index in range(options.jobs)],
+                target=session,
+                device=DEVICE,
+                job_name_prefix=options.tag,
+                concurrent_jobs_quota=options.concurrent_jobs_quota,
+                poll_interval_seconds=options.poll_interval,
+                progress=False,
+            )
+            report.wall_seconds = time.monotonic() - start
+        finally:
+            sampling.cancel()
+    _tally(report, [Outcome(created_at=0.0, error=p.error, result=p.result) for p in points])
+
+
 # -- the official SDK ------------------------------------------------------------------
 
 
@@ -210,13 +248,14 @@ def _run_official(options: argparse.Namespace, report: Report, peaks: Peaks) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("side", choices=("ours", "official"))
+    parser.add_argument("side", choices=("ours", "official", "sweep"))
     parser.add_argument("--jobs", type=int, required=True)
     parser.add_argument("--source", type=Path, required=True)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--tag", required=True, help="job names are <tag>-<index>")
     parser.add_argument("--poll-interval", type=float, default=5.0)
     parser.add_argument("--create-rate", type=float, default=1.0)
+    parser.add_argument("--concurrent-jobs-quota", type=int, default=None)
     parser.add_argument("--out", type=Path, required=True)
     options = parser.parse_args()
 
@@ -224,11 +263,12 @@ def main() -> int:
     peaks = Peaks()
     # The SDK under test is imported before the baseline, so that RSS growth is the jobs'.
     run: Callable[[], None]
-    if options.side == "ours":
+    if options.side in ("ours", "sweep"):
         import braket_async.aws  # noqa: F401
 
         def run() -> None:
-            asyncio.run(_run_ours(options, report, peaks))
+            main = _run_sweep if options.side == "sweep" else _run_ours
+            asyncio.run(main(options, report, peaks))
     else:
         import braket.aws  # type: ignore[import-untyped]  # noqa: F401
 

@@ -79,7 +79,7 @@ from braket.jobs import save_job_result
 print("hi")
 save_job_result({"ok": 1})
 """
-SIDES = ("ours", "official")
+SIDES = ("ours", "official", "sweep")
 JOB_OPERATIONS = ("CreateJob", "GetJob", "SearchJobs", "GetDevice")
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -146,6 +146,8 @@ def start_services(
     """Start ``_remote_emulator.py``; stop it (stdin closed, then SIGTERM) on exit."""
     command = [sys.executable, str(HERE / "_remote_emulator.py")]
     command += ["--create-rate", str(options.create_rate)]
+    if options.concurrent_jobs_quota is not None:
+        command += ["--concurrent-jobs-quota", str(options.concurrent_jobs_quota)]
     if options.job_seconds is not None:
         command += ["--job-seconds", str(options.job_seconds)]
     with log.open("wb") as log_file:
@@ -303,6 +305,11 @@ def run_side(
         str(options.poll_interval),
         "--create-rate",
         str(options.create_rate),
+        *(
+            ["--concurrent-jobs-quota", str(options.concurrent_jobs_quota)]
+            if options.concurrent_jobs_quota is not None
+            else []
+        ),
         "--out",
         str(out),
     ]
@@ -517,6 +524,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="experiment: jobs take this long and run no code on this host, as on Braket "
         "(default: every job runs for real on the emulator's process runtime)",
     )
+    parser.add_argument(
+        "--concurrent-jobs-quota",
+        type=int,
+        help="the emulator's concurrent hybrid jobs quota (Braket's default: 5; default "
+        "here: none); the sweep side stays within it, the others meet its refusals",
+    )
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     options = parser.parse_args(argv)
     options.jobs = options.jobs or [100]
@@ -550,6 +563,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for jobs in options.jobs:
                 floor = jobs / options.create_rate + own_seconds + options.poll_interval
+                if options.concurrent_jobs_quota is not None:
+                    # Or: the quota's waves of jobs, one after another.
+                    waves = jobs / options.concurrent_jobs_quota * own_seconds
+                    floor = max(floor, waves + options.poll_interval)
                 results = {
                     side: run_side(side, jobs, options, services, environment, work)
                     for side in sides

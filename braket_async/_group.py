@@ -7,7 +7,7 @@ import contextlib
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, Literal
 
@@ -171,6 +171,7 @@ class JobGroup:
         source_module: str | os.PathLike[str],
         *,
         target: object = "process",
+        admit: Callable[[], None] | None = None,
         **options: Any,
     ) -> QuantumJob:
         """Create a job on ``target`` with the target's ``create()`` arguments, once a
@@ -181,6 +182,8 @@ class JobGroup:
             source_module: As for the target's ``create()``.
             target: ``"process"`` (default), ``"docker"``, a ``JobRuntime`` or an
                 ``AwsSession``.
+            admit: Called once the job's slot is held, just before the create; what it
+                raises stops the create (a sweep's billing limit does so).
             options: Every other argument of the target's ``create()``
                 (``LocalQuantumJob.create`` or ``AwsQuantumJob.create``).
 
@@ -195,6 +198,8 @@ class JobGroup:
         try:
             slot = await self._take_slot(target)
             try:
+                if admit is not None:
+                    admit()
                 job = await self._create(target, device, source_module, options)
             except BaseException:
                 await slot.release()

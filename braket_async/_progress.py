@@ -71,6 +71,7 @@ class ProgressDisplay:
         self.states: dict[str, JobState] = {}
         self.failures: list[str] = []
         self.not_created = 0
+        self.billed_seconds = 0.0
         self.started = time.monotonic()
         self._last_line = ""
         self._live: Any = None
@@ -96,6 +97,8 @@ class ProgressDisplay:
         """A point ended (a :class:`~braket_async.SweepPoint`)."""
         if point.job is None:
             self.not_created += 1
+        if point.billable_seconds:
+            self.billed_seconds += point.billable_seconds
         if not point.ok:
             name = point.job.name if point.job is not None else f"point {point.index}"
             reason = getattr(point.error, "failure_reason", None) or point.error
@@ -127,6 +130,8 @@ class ProgressDisplay:
             if counts.get(state):
                 parts.append(f"{counts[state]} {state.value.lower()}")
         parts.append(f"elapsed {_duration(elapsed)}")
+        if self.billed_seconds:
+            parts.append(f"billed {self.billed_seconds:.1f}s")
         if done and elapsed > 0:
             rate = done / elapsed
             parts.append(f"{rate:.2f} jobs/s")

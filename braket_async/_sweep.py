@@ -202,15 +202,12 @@ class _Sweep:
             if job is not None:
                 self.group.add(job)
             else:
-                if (
-                    self.max_billable_seconds is not None
-                    and self.billed >= self.max_billable_seconds
-                ):
-                    self._set(index, error=BillingLimitError(self._billing_message()))
-                    return
                 entry = self._next_entry(index, entry)
                 try:
                     job = await self._create(index, entry, hyperparameters)
+                except BillingLimitError as exc:
+                    self._set(index, error=exc)
+                    return
                 except Exception as exc:
                     self._set(index, error=exc)
                     if self.on_error == "raise":
@@ -225,11 +222,13 @@ class _Sweep:
             break
         await self._collect(index, job, state)
 
-    def _billing_message(self) -> str:
-        return (
-            f"not created: the sweep's finished points were billed {self.billed:g} s of "
-            f"max_billable_seconds={self.max_billable_seconds:g}"
-        )
+    def _admit(self) -> None:
+        """Raise :class:`BillingLimitError` once the finished points used the budget."""
+        if self.max_billable_seconds is not None and self.billed >= self.max_billable_seconds:
+            raise BillingLimitError(
+                f"not created: the sweep's finished points were billed {self.billed:g} s of "
+                f"max_billable_seconds={self.max_billable_seconds:g}"
+            )
 
     async def _died_with_an_earlier_sweep(self, job: QuantumJob) -> bool:
         if is_remote(self.target):
@@ -284,6 +283,7 @@ class _Sweep:
             self.device,
             self.source,
             target=self.target,
+            admit=self._admit,
             job_name=entry.job_name,
             hyperparameters=hyperparameters,
             **options,

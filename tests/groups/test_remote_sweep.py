@@ -13,7 +13,7 @@ from support.aws import SV1, session_for
 from support.owning import eventually
 from support.sweeping import manifest_points, start_sweeper
 
-from braket_async import JobState, sweep
+from braket_async import BillingLimitError, JobState, sweep
 from braket_async.aws import OperationRate, RetryPolicy
 from braket_async.emulator import FakeRunner, Faults, Rate, RateLimits
 from braket_async.emulator.testing import EmulatorStack
@@ -117,3 +117,40 @@ async def test_200_points_within_a_quota_of_3_under_throttling_and_5xx(
     assert stats["CreateJob"]["server_errors"] + stats["GetJob"]["server_errors"] > 0
     throttled = sum(operation.get("throttled", 0) for operation in stats.values())
     assert throttled > 0
+
+
+@pytest.mark.parametrize("fake_runner", [FakeRunner(auto_finish=False)])
+async def test_max_billable_seconds_stops_creating_points(
+    fake_stack: EmulatorStack, fake_runner: FakeRunner, tmp_path: Path
+) -> None:
+    async def bill_each_job_a_while() -> None:
+        done: set[str] = set()
+        while len(done) < 2:
+            for record in fake_stack.emulator.service.jobs:
+                if record.arn not in done:
+                    await anyio.sleep(0.3)  # the job's billable time
+                    fake_runner.finish(record.arn)
+                    done.add(record.arn)
+            await anyio.sleep(FAST)  # the service has no "job created" event to await
+
+    async with session_for(fake_stack) as session, anyio.create_task_group() as helpers:
+        helpers.start_soon(bill_each_job_a_while)
+        points = await sweep(
+            write(tmp_path),
+            points=[{"x": x} for x in range(4)],
+            target=session,
+            device=SV1,
+            concurrent_jobs_quota=1,
+            max_billable_seconds=0.1,
+            progress=False,
+            poll_interval_seconds=FAST,
+        )
+        helpers.cancel_scope.cancel()
+    assert points[0].state is JobState.COMPLETED
+    assert points[0].billable_seconds is not None
+    assert points[0].billable_seconds >= 0.3
+    stopped = [point for point in points if isinstance(point.error, BillingLimitError)]
+    assert len(stopped) >= 2
+    assert all(point.job is None for point in stopped)
+    assert "max_billable_seconds=0.1" in str(stopped[0].error)
+    assert len(fake_stack.emulator.service.jobs) == 4 - len(stopped)

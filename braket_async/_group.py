@@ -319,6 +319,11 @@ class JobGroup:
         """The state changes of the group's jobs from now on, until the block is left."""
         return self._hub.subscribe()
 
+    def end_events(self) -> None:
+        """End every :meth:`events` iteration after the events it holds (leaving the
+        block does so too)."""
+        self._hub.close()
+
     async def as_completed(self) -> AsyncIterator[QuantumJob]:
         """The group's jobs as they end (jobs added meanwhile too), until every job has
         ended and no ``create()`` is under way."""

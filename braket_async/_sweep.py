@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
 import attrs
 
 from ._braket import DEFAULT_CONCURRENT_JOBS_QUOTA
+from ._events import JobEvent
 from ._group import JobGroup, OnError, OnExit
 from ._manifest import Manifest, PointEntry, fingerprint
 from ._names import validate_job_name
@@ -75,6 +77,7 @@ async def sweep(
     max_billable_seconds: float | None = None,
     allow_pickle: bool = False,
     poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    on_event: Callable[[JobEvent], object] | None = None,
     **create_options: Any,
 ) -> list[SweepPoint]:
     """Run ``source_module`` once per hyperparameter set and return the points in order.
@@ -105,6 +108,9 @@ async def sweep(
             this much (remote jobs); the rest end with a ``BillingLimitError``.
         allow_pickle: Allow unpickling pickled results.
         poll_interval_seconds: The pause between looks at a job's state.
+        on_event: Called with every :class:`~braket_async.JobEvent` (a job's state
+            change) as it happens, for a service that passes them on; a coroutine it
+            returns is awaited before the next event.
         create_options: Every other argument of the target's ``create()``.
 
     Raises:
@@ -170,8 +176,16 @@ async def sweep(
         ) as display:
             run.display = display
             async with anyio.create_task_group() as points_group:
-                for index, hyperparameters in enumerate(hyperparameter_sets):
-                    points_group.start_soon(run.point, index, hyperparameters)
+                if on_event is not None:
+                    points_group.start_soon(_pass_on, group.events(), on_event)
+                async with anyio.create_task_group() as running:
+                    for index, hyperparameters in enumerate(hyperparameter_sets):
+                        running.start_soon(run.point, index, hyperparameters)
+                # Every job's last event is out once the group has seen every end;
+                # then the readers finish what they hold and stop.
+                async for _ in group.as_completed():
+                    pass
+                group.end_events()
     return run.results
 
 
@@ -313,6 +327,13 @@ class _Sweep:
         self.results[index] = attrs.evolve(self.results[index], **fields)
         if self.display is not None:
             self.display.point_done(self.results[index])
+
+
+async def _pass_on(events: AsyncIterator[JobEvent], on_event: Callable[[JobEvent], object]) -> None:
+    async for event in events:
+        outcome = on_event(event)
+        if inspect.isawaitable(outcome):
+            await outcome
 
 
 def _points(

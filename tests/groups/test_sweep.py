@@ -11,7 +11,7 @@ import pytest
 from support.owning import wait_until
 from support.sweeping import manifest_points, start_sweeper
 
-from braket_async import BillingLimitError, JobFailedError, JobState, SweepPoint, sweep
+from braket_async import BillingLimitError, JobEvent, JobFailedError, JobState, SweepPoint, sweep
 from braket_async.errors import ConfigurationError
 
 pytestmark = pytest.mark.anyio
@@ -207,3 +207,24 @@ async def test_a_point_of_a_finished_sweep_is_not_run_again(tmp_path: Path) -> N
 def test_sweep_points_say_whether_they_completed() -> None:
     assert SweepPoint(0, {}, state=JobState.COMPLETED).ok
     assert not SweepPoint(0, {}, error=BillingLimitError("x")).ok
+
+
+async def test_on_event_receives_every_state_change_as_it_happens(tmp_path: Path) -> None:
+    source = write(tmp_path, "point", POINT)
+    seen: list[tuple[str, JobState]] = []
+
+    async def passed_on(event: JobEvent) -> None:
+        seen.append((event.job.name, event.new_state))
+
+    points = await sweep(
+        source,
+        points=[{"x": 1}, {"x": -1}],
+        root=tmp_path / "jobs",
+        job_name_prefix="events",
+        progress=False,
+        on_event=passed_on,
+        poll_interval_seconds=FAST,
+    )
+    assert [point.state for point in points] == [JobState.COMPLETED, JobState.FAILED]
+    assert ("events-0", JobState.COMPLETED) in seen
+    assert ("events-1", JobState.FAILED) in seen

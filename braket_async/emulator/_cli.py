@@ -96,15 +96,45 @@ async def _serve(options: argparse.Namespace, aws_endpoint_url: str) -> None:
         faults=faults,
         concurrent_jobs_quota=options.concurrent_jobs_quota,
     ) as emulator:
+        role = await _ensure_jobs_role(aws)
         print(f"export AWS_ENDPOINT_URL_BRAKET={emulator.endpoint_url}")
         print(f"export AWS_ENDPOINT_URL={aws_endpoint_url}")
         print(f"export AWS_DEFAULT_REGION={options.region}")
+        # The emulator's test credentials: a shell with these reaches nothing else.
+        print(f"export AWS_ACCESS_KEY_ID={aws.access_key_id}")
+        print(f"export AWS_SECRET_ACCESS_KEY={aws.secret_access_key}")
+        print("unset AWS_SESSION_TOKEN AWS_PROFILE")
+        print(f"# jobs role: {role}")
         print(f"# call counters: {emulator.endpoint_url}/_emulator/stats", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
+
+
+async def _ensure_jobs_role(aws: AwsEndpoint) -> str:
+    """The ARN of Braket's default jobs role in the emulated account, made if missing
+    (SDKs look for ``AmazonBraketJobsExecutionRole*`` under ``/service-role/``)."""
+    import aiobotocore.session  # type: ignore[import-untyped]
+
+    session = aiobotocore.session.get_session()
+    async with session.create_client("iam", **aws.client_kwargs()) as iam:
+        listed = await iam.list_roles(PathPrefix="/service-role/")
+        for role in listed.get("Roles", ()):
+            if str(role["RoleName"]).startswith(_JOBS_ROLE):
+                return str(role["Arn"])
+        created = await iam.create_role(
+            RoleName=_JOBS_ROLE, Path="/service-role/", AssumeRolePolicyDocument=_TRUST
+        )
+        return str(created["Role"]["Arn"])
+
+
+_JOBS_ROLE = "AmazonBraketJobsExecutionRole"
+_TRUST = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": '
+    '{"Service": "braket.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

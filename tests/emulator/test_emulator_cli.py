@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
+import textwrap
+from pathlib import Path
 
 import aiobotocore.session
 import anyio
@@ -61,3 +64,70 @@ def test_command_line_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert main(["nonsense"]) == 2
     assert "unknown command" in capsys.readouterr().err
+
+
+async def test_a_shell_with_only_the_printed_lines_runs_a_job(tmp_path: Path) -> None:
+    """What a new user does: start the emulator, paste its lines, create a job."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "braket_async",
+        "emulator",
+        "--port",
+        "0",
+        "--fake-runner",
+        stdout=asyncio.subprocess.PIPE,
+        env=clean_aws_environment(),
+    )
+    try:
+        assert process.stdout is not None
+        # A shell of the user's: no AWS settings at all but what the emulator printed.
+        shell = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("AWS_", "BRAKET_"))  # the jobs role is found in IAM
+        }
+        shell["AWS_CONFIG_FILE"] = shell["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        with anyio.fail_after(30):
+            while True:
+                line = (await process.stdout.readline()).decode()
+                assert line, "the emulator exited before printing its lines"
+                if line.startswith("export "):
+                    name, value = line.removeprefix("export ").strip().split("=", 1)
+                    shell[name] = value
+                elif line.startswith("unset "):
+                    for name in line.split()[1:]:
+                        shell.pop(name, None)
+                elif line.startswith("# call counters"):
+                    break
+        assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(shell)
+        source = tmp_path / "algo.py"
+        source.write_text("print('hello')\n")
+        program = textwrap.dedent(
+            f"""
+            import asyncio
+            from braket_async.aws import AwsQuantumJob
+            async def main():
+                job = await AwsQuantumJob.create(
+                    "arn:aws:braket:::device/quantum-simulator/amazon/sv1", {str(source)!r})
+                async with job:
+                    print(await job.wait(poll_interval_seconds=0.1))
+            asyncio.run(main())
+            """
+        )
+        user = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            program,
+            env=shell,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        with anyio.fail_after(60):
+            out, err = await user.communicate()
+        assert user.returncode == 0, err.decode()
+        assert out.decode().strip() == "COMPLETED"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            await process.wait()

@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import collections
 import concurrent.futures
+import functools
 import json
 import os
 import re
@@ -129,24 +130,28 @@ def _tally(report: Report, outcomes: list[Outcome]) -> None:
 # -- ours ------------------------------------------------------------------------------
 
 
-async def _run_ours(options: argparse.Namespace, report: Report, peaks: Peaks) -> None:
-    from braket_async.aws import AwsQuantumJob, AwsSession, OperationRate
+def _rates(create_rate: float) -> dict[str, Any]:
+    """Our default rates, with the CreateJob rate a user whose quota differs says so."""
+    from braket_async.aws import OperationRate
     from braket_async.aws._throttle import DEFAULT_BRAKET_RATES
 
-    # A user whose CreateJob quota differs from the default says so; the default is 1/s.
     create = DEFAULT_BRAKET_RATES["CreateJob"]
-    rates = {
-        **DEFAULT_BRAKET_RATES,
-        "CreateJob": OperationRate(options.create_rate, create.burst),
-    }
+    return {**DEFAULT_BRAKET_RATES, "CreateJob": OperationRate(create_rate, create.burst)}
+
+
+async def _sample_forever(peaks: Peaks) -> None:
+    while True:
+        peaks.sample()
+        await asyncio.sleep(SAMPLE_SECONDS)
+
+
+async def _run_ours(options: argparse.Namespace, report: Report, peaks: Peaks) -> None:
+    from braket_async.aws import AwsQuantumJob, AwsSession
+
     outcomes = [Outcome() for _ in range(options.jobs)]
+    sampler = functools.partial(_sample_forever, peaks)
 
-    async def sampler() -> None:
-        while True:
-            peaks.sample()
-            await asyncio.sleep(SAMPLE_SECONDS)
-
-    async with AwsSession(rates=rates) as session:
+    async with AwsSession(rates=_rates(options.create_rate)) as session:
         start = time.monotonic()
         report.start_epoch = time.time()
 
@@ -176,21 +181,11 @@ async def _run_ours(options: argparse.Namespace, report: Report, peaks: Peaks) -
 async def _run_sweep(options: argparse.Namespace, report: Report, peaks: Peaks) -> None:
     """The same jobs as one ``braket_async.sweep`` within the concurrent-jobs quota."""
     from braket_async import sweep
-    from braket_async.aws import AwsSession, OperationRate
-    from braket_async.aws._throttle import DEFAULT_BRAKET_RATES
+    from braket_async.aws import AwsSession
 
-    create = DEFAULT_BRAKET_RATES["CreateJob"]
-    rates = {
-        **DEFAULT_BRAKET_RATES,
-        "CreateJob": OperationRate(options.create_rate, create.burst),
-    }
+    sampler = functools.partial(_sample_forever, peaks)
 
-    async def sampler() -> None:
-        while True:
-            peaks.sample()
-            await asyncio.sleep(SAMPLE_SECONDS)
-
-    async with AwsSession(rates=rates) as session:
+    async with AwsSession(rates=_rates(options.create_rate)) as session:
         start = time.monotonic()
         report.start_epoch = time.time()
         sampling = asyncio.ensure_future(sampler())

@@ -7,6 +7,7 @@ import contextlib
 import os
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, Literal
@@ -236,8 +237,6 @@ class JobGroup:
             return await create_on(target, device, source, **options)
         # Every attempt is the same create: a refused one made no job, a repeated one
         # returns the job it made.
-        import uuid
-
         options.setdefault("client_token", str(uuid.uuid4()))
         attempt = 0
         while True:

@@ -21,7 +21,7 @@ from ._progress import progress_display
 from ._quantum_job import DEFAULT_RESULTS_POLL_INTERVAL, QuantumJob
 from ._states import JobState
 from ._targets import attach, check, describe, is_remote
-from .errors import BillingLimitError, ConfigurationError, JobFailedError, JobNotFoundError
+from .errors import BillingLimitError, ConfigurationError, JobNotFoundError
 
 __all__ = ["SweepPoint", "sweep"]
 
@@ -317,9 +317,7 @@ class _Sweep:
         error: BaseException | None = None
         try:
             result = await job.result(allow_pickle=self.allow_pickle)
-        except JobFailedError as exc:
-            error = exc
-        except Exception as exc:  # an unreadable result is this point's error, not the sweep's
+        except Exception as exc:  # a failed job, or an unreadable result: this point's error
             error = exc
         self._set(index, job=job, state=state, result=result, error=error, billable_seconds=seconds)
 

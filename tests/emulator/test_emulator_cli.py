@@ -19,8 +19,9 @@ from braket_async.emulator.testing import clean_aws_environment
 pytestmark = pytest.mark.anyio
 
 
-async def test_emulator_command_serves_until_terminated() -> None:
-    process = await asyncio.create_subprocess_exec(
+async def start_emulator() -> asyncio.subprocess.Process:
+    """``braket-async emulator`` with a fake runner on a free port, its stdout piped."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "braket_async",
@@ -31,6 +32,10 @@ async def test_emulator_command_serves_until_terminated() -> None:
         stdout=asyncio.subprocess.PIPE,
         env=clean_aws_environment(),
     )
+
+
+async def test_emulator_command_serves_until_terminated() -> None:
+    process = await start_emulator()
     try:
         assert process.stdout is not None
         exports = {}
@@ -68,17 +73,7 @@ def test_command_line_usage(capsys: pytest.CaptureFixture[str]) -> None:
 
 async def test_a_shell_with_only_the_printed_lines_runs_a_job(tmp_path: Path) -> None:
     """What a new user does: start the emulator, paste its lines, create a job."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "braket_async",
-        "emulator",
-        "--port",
-        "0",
-        "--fake-runner",
-        stdout=asyncio.subprocess.PIPE,
-        env=clean_aws_environment(),
-    )
+    process = await start_emulator()
     try:
         assert process.stdout is not None
         # A shell of the user's: no AWS settings at all but what the emulator printed.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -116,39 +117,45 @@ async def test_a_manifest_of_other_arguments_is_refused(tmp_path: Path) -> None:
         await sweep(source, points=[{"x": 1}], manifest=manifest, **common)
 
 
-async def test_a_sweep_killed_halfway_resumes_without_creating_a_job_twice(
-    tmp_path: Path,
-) -> None:
-    source = write(tmp_path, "gated", GATED)
-    root = tmp_path / "jobs"
-    manifest = tmp_path / "sweep.json"
-    gate = tmp_path / "gate"
-    arguments = {
-        "source_module": str(source),
-        "points": [{"x": x, "gate": str(gate)} for x in range(6)],
-        "manifest": str(manifest),
-        "root": str(root),
-        "max_concurrent_jobs": 4,
+def gated_sweep(tmp_path: Path, points: int, **extra: object) -> dict[str, object]:
+    """Arguments of a sweep of ``GATED`` points, its files under ``tmp_path``."""
+    return {
+        "source_module": str(write(tmp_path, "gated", GATED)),
+        "points": [{"x": x, "gate": str(tmp_path / "gate")} for x in range(points)],
+        "manifest": str(tmp_path / "sweep.json"),
+        "root": str(tmp_path / "jobs"),
         "poll_interval_seconds": FAST,
+        **extra,
     }
+
+
+def kill_sweep_when(tmp_path: Path, halfway: Callable[[], bool], **arguments: object) -> None:
+    """Run the sweep in its own process and ``kill -9`` it once ``halfway()`` holds."""
     sweeper = start_sweeper(tmp_path, **arguments)
     try:
-        # Halfway: x=0..2 done, x=3..5 running, blocked on the gate.
-        def halfway() -> bool:
-            done = [
-                (root / f"{entry['jobName']}" / "results.json").exists()
-                for entry in manifest_points(manifest)[:3]
-                if entry
-            ]
-            states = [record_status(root / name) for name in folders(root)]
-            return (
-                len(done) == 3 and all(done) and states.count("RUNNING") == 3 and len(states) == 6
-            )
-
         wait_until(halfway)
     finally:
         sweeper.send_signal(signal.SIGKILL)
         sweeper.communicate()
+
+
+async def test_a_sweep_killed_halfway_resumes_without_creating_a_job_twice(
+    tmp_path: Path,
+) -> None:
+    root, manifest, gate = tmp_path / "jobs", tmp_path / "sweep.json", tmp_path / "gate"
+    arguments = gated_sweep(tmp_path, 6, max_concurrent_jobs=4)
+
+    # Halfway: x=0..2 done, x=3..5 running, blocked on the gate.
+    def halfway() -> bool:
+        done = [
+            (root / f"{entry['jobName']}" / "results.json").exists()
+            for entry in manifest_points(manifest)[:3]
+            if entry
+        ]
+        states = [record_status(root / name) for name in folders(root)]
+        return len(done) == 3 and all(done) and states.count("RUNNING") == 3 and len(states) == 6
+
+    kill_sweep_when(tmp_path, halfway, **arguments)
     gate.touch()
     resumed = await sweep(progress=False, **arguments)  # type: ignore[arg-type]
 
@@ -159,30 +166,15 @@ async def test_a_sweep_killed_halfway_resumes_without_creating_a_job_twice(
 
 
 async def test_points_whose_jobs_died_with_the_sweep_are_rerun(tmp_path: Path) -> None:
-    source = write(tmp_path, "gated", GATED)
-    root = tmp_path / "jobs"
-    manifest = tmp_path / "sweep.json"
-    gate = tmp_path / "gate"
-    arguments = {
-        "source_module": str(source),
-        "points": [{"x": x, "gate": str(gate)} for x in range(5)],
-        "manifest": str(manifest),
-        "root": str(root),
-        "detach": False,  # the jobs end with the sweep
-        "poll_interval_seconds": FAST,
-    }
-    sweeper = start_sweeper(tmp_path, **arguments)
-    try:
+    root, manifest, gate = tmp_path / "jobs", tmp_path / "sweep.json", tmp_path / "gate"
+    arguments = gated_sweep(tmp_path, 5, detach=False)  # the jobs end with the sweep
 
-        def halfway() -> bool:
-            entries = [entry for entry in manifest_points(manifest) if entry]
-            states = [record_status(root / entry["jobName"]) for entry in entries]
-            return states == ["COMPLETED"] * 3 + ["RUNNING"] * 2
+    def halfway() -> bool:
+        entries = [entry for entry in manifest_points(manifest) if entry]
+        states = [record_status(root / entry["jobName"]) for entry in entries]
+        return states == ["COMPLETED"] * 3 + ["RUNNING"] * 2
 
-        wait_until(halfway)
-    finally:
-        sweeper.send_signal(signal.SIGKILL)
-        sweeper.communicate()
+    kill_sweep_when(tmp_path, halfway, **arguments)
     gate.touch()
     resumed = await sweep(progress=False, **arguments)  # type: ignore[arg-type]
 

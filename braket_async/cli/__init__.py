@@ -28,7 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..emulator._cli import main as emulator_main
 
         return emulator_main(arguments[1:])
-    options = parser.parse_args(arguments)
+    try:
+        options = parser.parse_args(arguments)
+    except SystemExit as exit:  # --help (0) or a usage error (2), printed already
+        return exit.code if isinstance(exit.code, int) else 2
     if options.command is None:
         parser.print_help(sys.stderr)
         return 2

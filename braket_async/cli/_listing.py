@@ -170,12 +170,9 @@ def _summary(metadata: dict[str, Any], arn: str, name: str) -> dict[str, Any]:
 async def _remote_jobs(
     options: argparse.Namespace, since: datetime.datetime | None, tags: dict[str, str]
 ) -> list[dict[str, Any]]:
-    # SearchJobs filters on jobArn and createdAt only: state and tags are the summaries'.
+    # SearchJobs filters on jobArn (a UUID, not the name) and createdAt only: names,
+    # states and tags are filtered on the summaries.
     filters: list[dict[str, Any]] = []
-    if options.name_contains:
-        filters.append(
-            {"name": "jobArn", "operator": "CONTAINS", "values": [options.name_contains]}
-        )
     if since is not None:
         filters.append({"name": "createdAt", "operator": "GTE", "values": [since.isoformat()]})
     jobs: list[dict[str, Any]] = []

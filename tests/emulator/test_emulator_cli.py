@@ -68,7 +68,7 @@ def test_command_line_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert main(["--help"]) == 0
     assert main(["nonsense"]) == 2
-    assert "unknown command" in capsys.readouterr().err
+    assert "invalid choice: 'nonsense'" in capsys.readouterr().err
 
 
 async def test_a_shell_with_only_the_printed_lines_runs_a_job(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._events import JobEvent
     from ._group import JobGroup, as_completed, gather
+    from ._hybrid_job import hybrid_job
     from ._logs import LogEvent, LogStream
     from ._quantum_job import QuantumJob
     from ._states import JobState
@@ -50,6 +51,7 @@ _LAZY = {
     "JobGroup": "._group",
     "as_completed": "._group",
     "gather": "._group",
+    "hybrid_job": "._hybrid_job",
     "ArchiveError": ".errors",
     "AwsQuantumJob": ".aws",
     "AwsSession": ".aws",
@@ -107,6 +109,7 @@ __all__ = [
     "UnsafeArchiveError",
     "as_completed",
     "gather",
+    "hybrid_job",
     "sweep",
 ]
 

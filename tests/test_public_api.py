@@ -16,6 +16,7 @@ PUBLIC_NAMES = {
         "JobGroup",
         "as_completed",
         "gather",
+        "hybrid_job",
         "AwsQuantumJob",
         "AwsSession",
         "BraketAsyncError",
@@ -106,6 +107,7 @@ PUBLIC_NAMES = {
         "RateLimits",
         "RuntimeJobRunner",
     ],
+    "braket_async.cli": ["main"],
     "braket_async.emulator.testing": [
         "EmulatorStack",
         "FAKE_CREDENTIALS",

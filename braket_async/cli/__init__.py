@@ -8,8 +8,6 @@ the library's errors into one line on stderr and exit code 1, and an interruptio
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -61,6 +59,10 @@ _COMMANDS: dict[str, Callable[[Any], Awaitable[int]]] = {
 
 
 def _run(command: Callable[[Any], Awaitable[int]], options: Any) -> int:
+    # Imported here: asyncio alone costs more than starting Python (``--help`` needs none).
+    import asyncio
+    import signal
+
     from ._common import EXIT_ERROR, EXIT_INTERRUPTED, CliError, say
 
     async def interruptible() -> int:

@@ -226,3 +226,14 @@ def test_every_command_has_help_with_an_example() -> None:
         assert "example:\n  braket-async " + command in helped.out
     assert "exit codes:" in top.out
     assert "(default: process)" in cli("run", "--help").out
+
+
+@pytest.mark.docker
+def test_run_in_docker(tmp_path: Path, algorithm: Path) -> None:
+    ran = cli(
+        "run", str(algorithm), "-H", "x=6", "--name", "boxed", "--target", "docker",
+        "--image-uri", "braket-async-test:python3", "--network", "none", cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert "done x=6" in ran.out
+    assert json.loads(cli("result", "boxed", cwd=tmp_path).out) == {"doubled": 12}

@@ -28,6 +28,7 @@ __all__ = [
     "key_values",
     "open_job",
     "print_json",
+    "read_json",
     "remote_session",
     "say",
     "uncancel",
@@ -87,6 +88,16 @@ def key_values(pairs: Iterable[str], what: str) -> dict[str, str]:
             raise CliError(f"{what} {pair!r} is not KEY=VALUE")
         values[key] = value
     return values
+
+
+def read_json(path: str, flag: str) -> Any:
+    """The JSON document in the file ``flag`` names; a one-line error if it is not."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"{flag} {path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError(f"{flag} {path}: not JSON ({exc})") from exc
 
 
 def is_remote_arn(reference: str) -> bool:

@@ -10,7 +10,6 @@ import os
 import re
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from ._common import (
@@ -18,6 +17,7 @@ from ._common import (
     CliError,
     key_values,
     print_json,
+    read_json,
     remote_session,
     say,
     uncancel,
@@ -34,7 +34,7 @@ def hyperparameters(options: argparse.Namespace) -> dict[str, str]:
     """``--hyperparameters FILE`` overlaid with each ``-H NAME=VALUE``."""
     values: dict[str, str] = {}
     if options.hyperparameters is not None:
-        loaded = _load_json(options.hyperparameters, "--hyperparameters")
+        loaded = read_json(options.hyperparameters, "--hyperparameters")
         if not isinstance(loaded, dict):
             raise CliError(f"--hyperparameters {options.hyperparameters}: not a JSON object")
         values.update({str(name): _as_text(value) for name, value in loaded.items()})
@@ -45,15 +45,6 @@ def hyperparameters(options: argparse.Namespace) -> dict[str, str]:
 def _as_text(value: object) -> str:
     # What a job receives is text; JSON keeps lists and objects parseable in the job.
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _load_json(path: str, what: str) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"{what} {path}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CliError(f"{what} {path}: not JSON ({exc})") from exc
 
 
 def _input_data(entries: list[str]) -> dict[str, str] | None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
-from ._common import EXIT_FAILED, EXIT_OK, CliError, print_json, say, uncancel
+from ._common import EXIT_FAILED, EXIT_OK, CliError, print_json, read_json, say, uncancel
 from ._run_command import create_options, device_of, target_of
 
 __all__ = ["read_points", "sweep"]
@@ -22,7 +21,7 @@ def read_points(
 ) -> tuple[list[dict[str, Any]] | None, dict[str, list[Any]] | None]:
     """The sweep's points (``--points``) or grid (``--grid``), checked."""
     if grid is not None:
-        loaded = _read_json(grid, "--grid")
+        loaded = read_json(grid, "--grid")
         if not isinstance(loaded, dict) or not loaded:
             raise CliError(f"--grid {grid}: expected a JSON object of lists of values")
         for name, values in loaded.items():
@@ -32,21 +31,12 @@ def read_points(
     assert points is not None
     if Path(points).suffix.lower() == ".csv":
         return _read_csv(points), None
-    loaded = _read_json(points, "--points")
+    loaded = read_json(points, "--points")
     if not isinstance(loaded, list) or not all(isinstance(point, dict) for point in loaded):
         raise CliError(f"--points {points}: expected a JSON list of objects")
     if not loaded:
         raise CliError(f"--points {points}: no points")
     return loaded, None
-
-
-def _read_json(path: str, flag: str) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"{flag} {path}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CliError(f"{flag} {path}: not JSON ({exc})") from exc
 
 
 def _read_csv(path: str) -> list[dict[str, Any]]:

@@ -98,6 +98,7 @@ PUBLIC_NAMES = {
         "DEFAULT_RATES",
         "DEVICES",
         "Device",
+        "EmulatorSettings",
         "FakeRunner",
         "Faults",
         "JobControl",
@@ -106,6 +107,7 @@ PUBLIC_NAMES = {
         "Rate",
         "RateLimits",
         "RuntimeJobRunner",
+        "SettingsError",
     ],
     "braket_async.cli": ["main"],
     "braket_async.emulator.testing": [

@@ -16,23 +16,58 @@ server::
 :mod:`braket_async.emulator.testing` starts moto and the emulator together, and
 ``braket-async emulator`` runs both from the command line.
 
-Layout: ``_wire`` (the protocol, from botocore's model), ``_service`` (the operations),
-``_server`` (HTTP, limits, faults, counters), ``_runner`` (the seam to what runs jobs),
-``_runtime_runner`` (jobs run for real), ``testing`` (moto and fixtures' helpers).
+Layout: ``_wire`` (the protocol, from botocore's model), ``_service`` (the operations;
+``_search`` its filters and pages), ``_server`` (HTTP, limits, faults, counters, the
+admin endpoint), ``_settings`` (what the admin endpoint changes live), ``_runner`` (the
+seam to what runs jobs), ``_runtime_runner`` (jobs run for real; ``_endpoint`` where
+they find AWS, ``_images`` a Docker job's image, ``_slots`` the bound on running jobs),
+``_account`` (the jobs role and default bucket), ``_cli`` / ``_serve`` / ``_admin_cli``
+(the command line: options, serving, ``show`` and ``set``), ``testing`` (moto and
+fixtures' helpers).
 """
 
 from __future__ import annotations
 
-from ._devices import DEVICES, Device
-from ._errors import ApiError
-from ._faults import Faults
-from ._jobs import JobRecord
-from ._limits import DEFAULT_RATES, Rate, RateLimits
-from ._runner import FakeRunner, JobControl, JobRunner
-from ._runtime_runner import AwsEndpoint, RuntimeJobRunner
-from ._server import BraketEmulator
-from ._service import BraketService
-from ._stats import CallStats
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._devices import DEVICES, Device
+    from ._endpoint import AwsEndpoint
+    from ._errors import ApiError
+    from ._faults import Faults
+    from ._jobs import JobRecord
+    from ._limits import DEFAULT_RATES, Rate, RateLimits
+    from ._runner import FakeRunner, JobControl, JobRunner
+    from ._runtime_runner import RuntimeJobRunner
+    from ._server import BraketEmulator
+    from ._service import BraketService
+    from ._settings import EmulatorSettings, SettingsError
+    from ._stats import CallStats
+
+# Each name is imported from its module on first use, so that the command line's
+# ``show`` and ``set`` (which need none of them) start without loading aiohttp,
+# aiobotocore and botocore's model.
+_MODULES = {
+    "DEFAULT_RATES": "._limits",
+    "DEVICES": "._devices",
+    "ApiError": "._errors",
+    "AwsEndpoint": "._endpoint",
+    "BraketEmulator": "._server",
+    "BraketService": "._service",
+    "CallStats": "._stats",
+    "Device": "._devices",
+    "EmulatorSettings": "._settings",
+    "FakeRunner": "._runner",
+    "Faults": "._faults",
+    "JobControl": "._runner",
+    "JobRecord": "._jobs",
+    "JobRunner": "._runner",
+    "Rate": "._limits",
+    "RateLimits": "._limits",
+    "RuntimeJobRunner": "._runtime_runner",
+    "SettingsError": "._settings",
+}
 
 __all__ = [
     "DEFAULT_RATES",
@@ -43,6 +78,7 @@ __all__ = [
     "BraketService",
     "CallStats",
     "Device",
+    "EmulatorSettings",
     "FakeRunner",
     "Faults",
     "JobControl",
@@ -51,4 +87,18 @@ __all__ = [
     "Rate",
     "RateLimits",
     "RuntimeJobRunner",
+    "SettingsError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

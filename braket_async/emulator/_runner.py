@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from .._states import JobState
 from ._jobs import JobRecord
 
-__all__ = ["FakeRunner", "JobControl", "JobRunner"]
+__all__ = ["BoundedRunner", "FakeRunner", "JobControl", "JobRunner"]
 
 
 class JobControl:
@@ -81,6 +81,20 @@ class JobRunner(Protocol):
 
     async def aclose(self) -> None:
         """Free what the runner holds. Idempotent."""
+        ...
+
+
+@runtime_checkable
+class BoundedRunner(JobRunner, Protocol):
+    """A runner with a bound on running jobs that can change while it runs them."""
+
+    @property
+    def max_concurrent_jobs(self) -> int | None:
+        """How many jobs run at once; ``None`` for no bound."""
+        ...
+
+    def set_max_concurrent_jobs(self, limit: int | None) -> None:
+        """Change the bound; queued jobs that now fit start."""
         ...
 
 

@@ -7,13 +7,15 @@ S3, runs ``instanceCount`` executions of the job through the runtime seam
 out), streams each one's lines into its own CloudWatch Logs stream, then uploads
 ``<s3Path>/output/model.tar.gz`` and syncs checkpoints, also when the job fails or is
 stopped.
+
+On the Docker runtime each job runs in the image it names (see :mod:`._images`); on the
+process runtime the image is not used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import tempfile
 import time
@@ -24,71 +26,22 @@ from typing import Any
 import aiobotocore.session  # type: ignore[import-untyped]
 import anyio
 import anyio.to_thread
-import attrs
 import botocore.exceptions  # type: ignore[import-untyped]
 
 from .._archives import safe_extract, tar_gz_folder
 from .._braket import DEFAULT_CHECKPOINT_PATH
 from .._shield import finish
-from ..errors import ArchiveError
+from ..errors import ArchiveError, RuntimeUnavailableError
 from ..runtimes import Execution, JobRuntime, JobSpec, ProcessRuntime
 from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER
 from ._cloudwatch import LogStreamWriter, ensure_log_group
+from ._endpoint import AwsEndpoint
+from ._images import ImageUnavailable, job_image
 from ._runner import JobControl
 from ._s3 import download_object, download_prefix, parse_s3_uri, upload_folder
+from ._slots import JobSlots
 
-__all__ = ["AwsEndpoint", "RuntimeJobRunner"]
-
-# Services a job talks to besides Braket, as named in AWS_ENDPOINT_URL_<SERVICE>.
-_JOB_SERVICES = ("S3", "CLOUDWATCH_LOGS", "STS", "IAM")
-
-
-@attrs.frozen(kw_only=True)
-class AwsEndpoint:
-    """Where the runner (and the jobs it runs) find S3 and CloudWatch Logs.
-
-    Attributes:
-        endpoint_url: The endpoint of every AWS service but Braket (a moto server).
-        region: The region.
-        access_key_id: The access key given to clients and jobs.
-        secret_access_key: The secret key given to clients and jobs.
-    """
-
-    endpoint_url: str
-    region: str = "us-east-1"
-    access_key_id: str = "testing"
-    secret_access_key: str = attrs.field(default="testing", repr=False)
-
-    def client_kwargs(self) -> dict[str, str]:
-        """Keyword arguments of ``create_client`` for this endpoint."""
-        return {
-            "endpoint_url": self.endpoint_url,
-            "region_name": self.region,
-            "aws_access_key_id": self.access_key_id,
-            "aws_secret_access_key": self.secret_access_key,
-        }
-
-    def job_environment(self, braket_url: str) -> dict[str, str]:
-        """What a job needs to reach the same services, through its environment only.
-
-        Runtimes pass the emulator's own environment on to jobs, so service-specific
-        endpoints a developer may have set are overridden for the services jobs use, and
-        config files are hidden: a profile then fails to resolve instead of reaching a
-        real account.
-        """
-        environment = {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            **{f"AWS_ENDPOINT_URL_{service}": self.endpoint_url for service in _JOB_SERVICES},
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": self.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
-        }
-        if braket_url:
-            environment["AWS_ENDPOINT_URL_BRAKET"] = braket_url
-        return environment
+__all__ = ["RuntimeJobRunner"]
 
 
 class _SetupError(Exception):
@@ -102,8 +55,15 @@ class RuntimeJobRunner:
         aws: The S3 and CloudWatch Logs endpoint (and the credentials jobs get).
         runtime: The runtime (default: a :class:`~braket_async.runtimes.ProcessRuntime`
             owned by the runner, whose jobs see none of this process's environment but
-            the basics). Its ``max_concurrent_jobs`` bounds running jobs. Pass a runtime
-            with ``inherit_environment=False`` too, or jobs see the operator's variables.
+            the basics). Its ``max_concurrent_jobs`` bounds running jobs too. Pass a
+            process runtime with ``inherit_environment=False``, or jobs see the
+            operator's variables; a Docker runtime gives jobs nothing but their own
+            environment, and needs a ``network_mode`` that reaches the emulator and
+            ``aws`` (``"host"`` for loopback addresses).
+        braket_image: On the Docker runtime, the local image that jobs asking for one of
+            Braket's own images run in; without it such jobs fail, saying so.
+        max_concurrent_jobs: How many jobs run at once (more wait ``QUEUED``); ``None``
+            for no bound. :meth:`set_max_concurrent_jobs` changes it while jobs run.
         log_batch_seconds: How long log lines may wait to be sent together.
         work_root: Where per-job scratch folders are made (default: the system's).
     """
@@ -113,12 +73,16 @@ class RuntimeJobRunner:
         aws: AwsEndpoint,
         *,
         runtime: JobRuntime | None = None,
+        braket_image: str | None = None,
+        max_concurrent_jobs: int | None = None,
         log_batch_seconds: float = 0.1,
         work_root: Path | None = None,
     ) -> None:
         self.aws = aws
         self.runtime = runtime if runtime is not None else ProcessRuntime(inherit_environment=False)
         self._owns_runtime = runtime is None
+        self.braket_image = braket_image
+        self._slots = JobSlots(max_concurrent_jobs)
         self.log_batch_seconds = log_batch_seconds
         self.work_root = work_root
         self._stack = contextlib.AsyncExitStack()
@@ -142,10 +106,34 @@ class RuntimeJobRunner:
                 self._log_group_ready = True
             return self._clients
 
+    @property
+    def max_concurrent_jobs(self) -> int | None:
+        """How many jobs run at once; ``None`` for no bound (the runtime's aside)."""
+        return self._slots.limit
+
+    def set_max_concurrent_jobs(self, limit: int | None) -> None:
+        """Change the bound: queued jobs that now fit start at once, running ones go on.
+
+        Raises:
+            ValueError: ``limit`` is below 1.
+        """
+        self._slots.set_limit(limit)
+
+    def image_for(self, job: JobControl) -> str | None:
+        """The local image ``job`` runs in; ``None`` on a runtime that runs no images.
+
+        Raises:
+            ImageUnavailable: The job asks for a Braket image and there is no stand-in.
+        """
+        if self.runtime.name == "process":
+            return None
+        uri = job.request["algorithmSpecification"].get("containerImage", {}).get("uri")
+        return job_image(uri, braket_image=self.braket_image)
+
     async def run(self, job: JobControl) -> str | None:
         """Run the job to its end; see :class:`~braket_async.emulator.JobRunner`."""
         s3, logs = await self._aws_clients()
-        async with self.runtime.job_slot():
+        async with self._slots.hold(), self.runtime.job_slot():
             job.started()
             folder = Path(
                 await anyio.to_thread.run_sync(
@@ -201,6 +189,10 @@ class _JobRun:
         return None
 
     async def _prepare(self) -> JobSpec:
+        try:
+            image = self.runner.image_for(self.job)
+        except ImageUnavailable as exc:
+            raise _SetupError(str(exc)) from exc
         script = self.request["algorithmSpecification"]["scriptModeConfig"]
         code_folder = self.folder / "code"
         try:
@@ -230,7 +222,7 @@ class _JobRun:
         except (ArchiveError, ValueError, OSError) as exc:
             raise _SetupError(f"ClientError: {exc}") from exc
         code = sorted(code_folder.iterdir()) if code_folder.is_dir() else []
-        return JobSpec(
+        spec = JobSpec(
             job_name=self.job.name,
             job_arn=self.job.arn,
             device=self.request["deviceConfig"]["device"],
@@ -241,8 +233,13 @@ class _JobRun:
             checkpoint_path=(checkpoint or {}).get("localPath", DEFAULT_CHECKPOINT_PATH),
             checkpoint_input=checkpoint_input,
             environment=self._environment(script),
-            image_uri=self.request["algorithmSpecification"].get("containerImage", {}).get("uri"),
+            image_uri=image,
         )
+        try:
+            await self.runner.runtime.prepare(spec)
+        except RuntimeUnavailableError as exc:
+            raise _SetupError(f"ClientError: {exc}") from exc
+        return spec
 
     def _environment(self, script: Mapping[str, Any]) -> dict[str, str]:
         # The same values the official SDK's local mode gives a job.

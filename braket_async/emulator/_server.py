@@ -4,19 +4,23 @@ Every request to a Braket route goes through the same steps, in this order: coun
 call, add injected latency, apply the rate limits (``ThrottlingException``), inject a
 500, parse and validate the input against botocore's model, run the operation, and
 maybe drop the connection instead of answering. ``/_emulator/...`` is the admin side,
-neither counted nor limited.
+neither counted nor limited: ``stats`` (``GET``, ``DELETE`` to reset) and ``settings``
+(``GET``; ``PATCH`` or ``POST`` a JSON object of the keys to change, see
+:mod:`._settings`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 from aiohttp import web
 
 from .._shield import finish
@@ -24,8 +28,9 @@ from ..errors import ClosedError
 from ._errors import ApiError, internal_error, throttled
 from ._faults import FaultInjector, Faults
 from ._limits import RateLimiter, RateLimits
-from ._runner import JobRunner
+from ._runner import BoundedRunner, JobRunner
 from ._service import BraketService
+from ._settings import EmulatorSettings, SettingsError, apply_changes
 from ._stats import CallStats
 from ._wire import find_route, parse_request, to_json
 
@@ -76,7 +81,9 @@ class BraketEmulator:
         self.port = port
         self.stats = CallStats()
         self._clock = clock
-        self.limiter = RateLimiter(rate_limits or RateLimits(), clock=clock)
+        self._rate_base = RateLimits()  # what the rate settings scale and switch
+        self._rate_scale = 1.0
+        self.set_rate_limits(rate_limits or RateLimits())
         self.faults = FaultInjector(faults or Faults())
         self._runner = runner
         self._region = region
@@ -111,8 +118,57 @@ class BraketEmulator:
             self._service.concurrent_jobs_quota = quota
 
     def set_rate_limits(self, limits: RateLimits) -> None:
-        """Replace the rate limits (buckets start full)."""
+        """Replace the rate limits (buckets start full).
+
+        They become the base that the ``rate_limits`` and ``rate_scale`` settings turn
+        on and off and scale; limits without any rate (:meth:`RateLimits.disabled`)
+        leave Braket's quotas as that base.
+        """
+        if limits.operations or limits.account is not None:
+            self._rate_base = attrs.evolve(limits, enabled=True)
+        self._rate_scale = 1.0
         self.limiter = RateLimiter(limits, clock=self._clock)
+
+    @property
+    def settings(self) -> EmulatorSettings:
+        """The faults, limits and quotas in force (what ``GET /_emulator/settings`` shows)."""
+        bounded = self._runner if isinstance(self._runner, BoundedRunner) else None
+        return EmulatorSettings(
+            faults=self.faults.faults,
+            rate_limits=self.limiter.limits.enabled,
+            rate_scale=self._rate_scale,
+            concurrent_jobs_quota=self._concurrent_jobs_quota,
+            max_concurrent_jobs=bounded.max_concurrent_jobs if bounded is not None else None,
+            bounded_runner=bounded is not None,
+        )
+
+    def update_settings(self, changes: Mapping[str, object]) -> EmulatorSettings:
+        """Change some settings at once, by the names of the settings document (see
+        :mod:`braket_async.emulator._settings`); return the settings now in force.
+
+        Every value is checked before any applies. New faults restart their random
+        sequence; new rate limits start with full buckets; what did not change is kept.
+
+        Raises:
+            SettingsError: An unknown name or a bad value; nothing changed.
+        """
+        before = self.settings
+        after = apply_changes(before, changes)
+        if after.faults != before.faults:
+            self.set_faults(after.faults)
+        if (after.rate_limits, after.rate_scale) != (before.rate_limits, before.rate_scale):
+            limits = self._rate_base.scaled(after.rate_scale)
+            self.limiter = RateLimiter(
+                attrs.evolve(limits, enabled=after.rate_limits), clock=self._clock
+            )
+            self._rate_scale = after.rate_scale
+        if after.concurrent_jobs_quota != before.concurrent_jobs_quota:
+            self.set_concurrent_jobs_quota(after.concurrent_jobs_quota)
+        if after.max_concurrent_jobs != before.max_concurrent_jobs and isinstance(
+            self._runner, BoundedRunner
+        ):
+            self._runner.set_max_concurrent_jobs(after.max_concurrent_jobs)
+        return self.settings
 
     async def start(self) -> None:
         """Bind the port and start serving. Refused once closed."""
@@ -217,12 +273,28 @@ class BraketEmulator:
 
     async def _admin(self, request: web.BaseRequest) -> web.StreamResponse:
         action = request.path[len(ADMIN_PREFIX) :].rstrip("/")
-        if action == "stats" and request.method == "GET":
-            return web.Response(body=to_json(self.admin_stats()), content_type="application/json")
-        if action == "stats" and request.method == "DELETE":
-            self.stats.reset()
-            return web.Response(status=204)
-        return web.Response(status=404, text=f"no admin action {request.method} {action}\n")
+        methods = _ADMIN_METHODS.get(action)
+        if methods is None:
+            return _admin_error(404, f"no admin resource {action!r}; there are {_ADMIN_NAMES}")
+        if request.method not in methods:
+            return _admin_error(
+                405, f"{action} takes {', '.join(methods)}", {"Allow": ", ".join(methods)}
+            )
+        if action == "stats":
+            if request.method == "DELETE":
+                self.stats.reset()
+                return web.Response(status=204)
+            return _admin_answer(self.admin_stats())
+        if request.method == "GET":
+            return _admin_answer(self.settings.to_document())
+        try:
+            changes = json.loads(await request.read())
+        except ValueError:
+            return _admin_error(400, "the body must be a JSON object of settings to change")
+        try:
+            return _admin_answer(self.update_settings(changes).to_document())
+        except SettingsError as exc:
+            return _admin_error(400, str(exc))
 
     def admin_stats(self) -> dict[str, Any]:
         """What ``GET /_emulator/stats`` answers: calls per operation and jobs per state."""
@@ -230,6 +302,25 @@ class BraketEmulator:
         for job in self.service.jobs:
             states[job.status.value] = states.get(job.status.value, 0) + 1
         return {"operations": self.stats.snapshot(), "jobs": states}
+
+
+_ADMIN_METHODS = {"stats": ("GET", "DELETE"), "settings": ("GET", "PATCH", "POST")}
+_ADMIN_NAMES = ", ".join(ADMIN_PREFIX + name for name in _ADMIN_METHODS)
+
+
+def _admin_answer(document: Mapping[str, Any]) -> web.Response:
+    return web.Response(body=to_json(dict(document)), content_type="application/json")
+
+
+def _admin_error(
+    status: int, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        status=status,
+        body=to_json({"message": message}),
+        content_type="application/json",
+        headers=headers,
+    )
 
 
 def _error_response(status: int, code: str, message: str) -> web.Response:

@@ -9,10 +9,6 @@ error answers. It owns one task per unfinished job, which calls the
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import datetime
-import json
 import logging
 import re
 import uuid
@@ -25,6 +21,7 @@ from ._devices import DEVICES, Device
 from ._errors import ApiError, conflict, not_found, validation_error
 from ._jobs import JobRecord
 from ._runner import JobControl, JobRunner
+from ._search import job_filter, page
 
 __all__ = ["BraketService"]
 
@@ -105,6 +102,21 @@ class BraketService:
             record = self._jobs[arn]
             if predicate(record):
                 return record
+            changed = self._changed
+            await changed.wait()
+
+    async def wait_for_jobs(
+        self, count: int = 1, states: Collection[JobState | str] | None = None
+    ) -> list[JobRecord]:
+        """Wait until at least ``count`` jobs exist (in one of ``states``, if given) and
+        return those jobs, oldest first: for tests that have no ARN yet, such as one whose
+        client creates jobs in a task of its own. Woken by every change, never polling.
+        """
+        wanted = None if states is None else {JobState(state) for state in states}
+        while True:
+            jobs = [job for job in self._jobs.values() if wanted is None or job.status in wanted]
+            if len(jobs) >= count:
+                return jobs
             changed = self._changed
             await changed.wait()
 
@@ -279,12 +291,12 @@ class BraketService:
 
     async def search_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
         """SearchJobs: filters AND-ed, newest first, keyset pagination."""
-        predicates = [_job_filter(spec) for spec in params["filters"]]
+        predicates = [job_filter(spec) for spec in params["filters"]]
         jobs = [
             job for job in self._jobs.values() if all(predicate(job) for predicate in predicates)
         ]
         jobs.sort(key=lambda job: (job.created_at, job.arn), reverse=True)
-        return _page(
+        return page(
             jobs,
             params,
             key=lambda job: [job.created_at.isoformat(), job.arn],
@@ -317,7 +329,7 @@ class BraketService:
                 device for device in devices if device.summary()[spec["name"]] in spec["values"]
             ]
         devices.sort(key=lambda device: device.arn)
-        return _page(
+        return page(
             devices,
             params,
             key=lambda device: [device.arn],
@@ -350,93 +362,3 @@ class BraketService:
     async def list_tags_for_resource(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListTagsForResource."""
         return {"tags": dict(self._tagged(params["resourceArn"]).tags)}
-
-
-_TIME_OPERATORS: dict[str, Callable[[datetime.datetime, list[datetime.datetime]], bool]] = {
-    "LT": lambda a, b: a < b[0],
-    "LTE": lambda a, b: a <= b[0],
-    "GT": lambda a, b: a > b[0],
-    "GTE": lambda a, b: a >= b[0],
-    "EQUAL": lambda a, b: a in b,
-    "BETWEEN": lambda a, b: b[0] <= a <= b[1],
-}
-
-
-def _job_filter(spec: dict[str, Any]) -> Callable[[JobRecord], bool]:
-    """The predicate of one SearchJobs filter."""
-    name, operator, values = spec["name"], spec["operator"], list(spec["values"])
-    if operator == "BETWEEN" and len(values) != 2:
-        raise validation_error("The BETWEEN operator takes exactly two values")
-    if name == "createdAt":
-        if operator == "CONTAINS":
-            raise validation_error("createdAt filters take LT, LTE, GT, GTE, EQUAL or BETWEEN")
-        times = [_parse_time(value) for value in values]
-        compare = _TIME_OPERATORS[operator]
-        return lambda job: bool(compare(job.created_at, times))
-    # The service filters on these two names only (API reference, SearchJobsFilter); a
-    # client that filters on status here would break against the real service.
-    if name != "jobArn":
-        raise validation_error(
-            f"Invalid filter name {name!r}: filter name can be either jobArn or createdAt"
-        )
-
-    def field(job: JobRecord) -> str:
-        return job.arn
-
-    if operator == "EQUAL":
-        wanted = set(values)
-        return lambda job: field(job) in wanted
-    if operator == "CONTAINS":
-        return lambda job: any(value in field(job) for value in values)
-    raise validation_error(f"jobArn filters take EQUAL or CONTAINS, not {operator}")
-
-
-def _parse_time(value: str) -> datetime.datetime:
-    try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = datetime.datetime.fromtimestamp(float(value), datetime.timezone.utc)
-        except ValueError:
-            raise validation_error(
-                f"Invalid time {value!r}: use ISO 8601 or seconds since the epoch"
-            ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed
-
-
-def _page(
-    items: list[Any],
-    params: dict[str, Any],
-    *,
-    key: Callable[[Any], list[str]],
-    item: Callable[[Any], dict[str, Any]],
-    field: str,
-    descending: bool,
-) -> dict[str, Any]:
-    """One page of sorted ``items``; the token names the last item shown.
-
-    A keyset token (rather than an offset) keeps pages stable while jobs are created.
-    """
-    limit = params.get("maxResults", 100)
-    token = params.get("nextToken")
-    if token is not None:
-        try:
-            after = json.loads(base64.urlsafe_b64decode(token.encode()))
-        except (binascii.Error, ValueError):
-            raise validation_error("Invalid nextToken") from None
-        if not isinstance(after, list):
-            raise validation_error("Invalid nextToken")
-        items = [
-            candidate
-            for candidate in items
-            if (key(candidate) < after if descending else key(candidate) > after)
-        ]
-    page = items[:limit]
-    document: dict[str, Any] = {field: [item(entry) for entry in page]}
-    if len(items) > limit:
-        document["nextToken"] = base64.urlsafe_b64encode(
-            json.dumps(key(page[-1])).encode()
-        ).decode()
-    return document

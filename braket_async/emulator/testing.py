@@ -22,10 +22,11 @@ import anyio.to_thread
 import attrs
 from botocore.config import Config  # type: ignore[import-untyped]
 
+from ._endpoint import AwsEndpoint
 from ._faults import Faults
 from ._limits import RateLimits
 from ._runner import FakeRunner, JobRunner
-from ._runtime_runner import AwsEndpoint, RuntimeJobRunner
+from ._runtime_runner import RuntimeJobRunner
 from ._server import BraketEmulator
 
 __all__ = [

@@ -16,6 +16,7 @@ def test_emulator_names() -> None:
         "BraketService",
         "CallStats",
         "Device",
+        "EmulatorSettings",
         "FakeRunner",
         "Faults",
         "JobControl",
@@ -24,6 +25,7 @@ def test_emulator_names() -> None:
         "Rate",
         "RateLimits",
         "RuntimeJobRunner",
+        "SettingsError",
     }
     for name in braket_async.emulator.__all__:
         assert getattr(braket_async.emulator, name) is not None

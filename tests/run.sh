@@ -26,6 +26,12 @@ if ! command -v tmux >/dev/null 2>&1; then
     apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends tmux >/dev/null
 fi
 
+# The service example is tested in a real headless browser.
+if [ ! -x /usr/bin/chromium ]; then
+    echo "run.sh: installing chromium with apt-get"
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null
+fi
+
 echo "run.sh: ruff"
 .venv/bin/ruff check braket_async tests benchmarks examples
 .venv/bin/ruff format --check braket_async tests benchmarks examples

@@ -164,8 +164,9 @@ class SupervisedRun:
         try:
             await asyncio.shield(self._admitted)
         except asyncio.CancelledError:
-            if not self._admitted.done():
-                await finish(self.cancel("Cancelled while starting"))
+            # Even when the job was admitted in the same step: the caller never gets
+            # a handle on it, so nobody would ever collect or cancel it.
+            await finish(self.cancel("Cancelled while starting"))
             raise
 
     async def cancel(self, reason: str = "Cancelled by the user") -> None:
@@ -202,6 +203,9 @@ class SupervisedRun:
                 await finish(self._end_unstarted(JobState.CANCELLED, self._cancel_reason))
             elif self._cancel_requested or not self.detached:
                 await finish(self._terminate())
+                # A supervisor stopped before it could record anything (cancelled as
+                # it started) leaves the first record: end it here.
+                await finish(self._end_unstarted(JobState.CANCELLED, self._cancel_reason))
             self._admit()
             raise
         except Exception as exc:

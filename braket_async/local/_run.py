@@ -119,10 +119,12 @@ class LocalJobRun:
         try:
             await asyncio.shield(self._admitted)
         except asyncio.CancelledError:
-            if not self._admitted.done():
+            # Even when the job was admitted in the same step: the caller never gets
+            # a handle on it, so nobody would ever collect or cancel it.
+            if not self._task.done():
                 self._cancel = (JobState.CANCELLED, "Cancelled while starting")
                 self._task.cancel()
-                await finish(self.done.wait())
+            await finish(self.done.wait())
             raise
 
     def _task_done(self, task: asyncio.Task[None]) -> None:

@@ -374,3 +374,37 @@ async def test_twenty_jobs_share_a_bounded_runtime(
         go.touch()
         results = await asyncio.gather(*(job.result() for job in jobs))
     assert [result["square"] for result in results] == [n * n for n in range(20)]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["waiting-for-a-slot", "own-runtime"])
+async def test_a_create_cancelled_at_any_step_leaves_no_live_job(
+    write_module: WriteModule, jobs_root: Path, shared: bool
+) -> None:
+    """Cancelled before ``create()`` returned, the caller holds no handle: whatever
+    step the cancellation hit, the job it may have made must end, not wait on."""
+    source = write_module("blocking", BLOCKING_JOB)
+    async with ProcessRuntime(max_concurrent_jobs=1) as runtime:
+        blocker = await LocalQuantumJob.create(DEVICE, source, runtime=runtime, root=jobs_root)
+        # Every step while the job waits for the slot; steps further apart while a
+        # supervisor of its own starts (each tried step starts and stops one).
+        for steps in sorted({0, *(int(1.25**k) for k in range(80))}):
+            call = asyncio.create_task(
+                LocalQuantumJob.create(
+                    DEVICE, source, runtime=runtime if shared else "process", root=jobs_root
+                )
+            )
+            for _ in range(steps):
+                await asyncio.sleep(0)  # a later step of the create each time
+            if call.done():
+                break  # every step before the create's end has been tried
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            for name in set(os.listdir(jobs_root)) - {blocker.name}:
+                left = LocalQuantumJob(f"local:job/{name}", root=jobs_root)
+                assert await left.state() is JobState.CANCELLED, (steps, name)
+        else:
+            raise AssertionError("the create never ended")
+        assert steps > 2
+        await (await call).cancel(wait=True)
+        await blocker.cancel(wait=True)

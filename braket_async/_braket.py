@@ -20,10 +20,13 @@ __all__ = [
     "DEFAULT_CHECKPOINT_PATH",
     "DEFAULT_CONCURRENT_JOBS_QUOTA",
     "DEFAULT_MAX_RUNTIME_SECONDS",
+    "LOCAL_DEVICE",
     "LOG_GROUP",
     "base_image_uri",
 ]
 
+#: The embedded simulator's device ARN: local jobs' default device.
+LOCAL_DEVICE = "local:braket/braket.local.qubit"
 #: Where a job's checkpoints are, inside the job, unless its config says otherwise.
 DEFAULT_CHECKPOINT_PATH = "/opt/jobs/checkpoints"
 #: Five days, the service's maximum (and the official SDK's default).

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import attrs
 
-from ._braket import DEFAULT_CONCURRENT_JOBS_QUOTA
+from ._braket import DEFAULT_CONCURRENT_JOBS_QUOTA, LOCAL_DEVICE
 from ._events import JobEvent
 from ._group import JobGroup, OnError, OnExit
 from ._manifest import Manifest, PointEntry, fingerprint
@@ -25,8 +25,6 @@ from .errors import BillingLimitError, ConfigurationError, JobNotFoundError
 
 __all__ = ["SweepPoint", "sweep"]
 
-#: The device of local sweeps that name none.
-LOCAL_DEVICE = "local:braket/braket.local.qubit"
 # Room left in a job name after the prefix: "-<index>-r<attempt>".
 _MAX_PREFIX = 36
 

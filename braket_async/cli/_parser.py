@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["COMMANDS", "build_parser"]
+from .._braket import LOCAL_DEVICE
 
-_LOCAL_DEVICE = "local:braket/braket.local.qubit"
+__all__ = ["COMMANDS", "build_parser"]
 
 #: Sub-command → (one-line summary, examples).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -165,7 +165,7 @@ def _add_creation(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
         default=None,
-        help=f"the device ARN the job sees (local default: {_LOCAL_DEVICE}; required remote)",
+        help=f"the device ARN the job sees (local default: {LOCAL_DEVICE}; required remote)",
     )
     parser.add_argument(
         "--image-uri", default=None, help="container image (docker and remote targets)"

@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .._braket import LOCAL_DEVICE
+from .._names import validate_channel_name
 from ._common import (
     EXIT_OK,
     CliError,
@@ -25,9 +26,6 @@ from ._common import (
 from ._job_commands import follow
 
 __all__ = ["create_options", "hyperparameters", "run", "target_of"]
-
-_LOCAL_DEVICE = "local:braket/braket.local.qubit"
-_CHANNEL = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
 
 
 def hyperparameters(options: argparse.Namespace) -> dict[str, str]:
@@ -52,12 +50,20 @@ def _input_data(entries: list[str]) -> dict[str, str] | None:
     channels: dict[str, str] = {}
     for entry in entries:
         channel, equals, path = entry.partition("=")
-        if not equals or not _CHANNEL.fullmatch(channel) or os.path.exists(entry):
+        if not equals or not _is_channel_name(channel) or os.path.exists(entry):
             channel, path = "input", entry
         if channel in channels:
             raise CliError(f"--input: channel {channel!r} given twice")
         channels[channel] = path
     return channels or None
+
+
+def _is_channel_name(name: str) -> bool:
+    try:
+        validate_channel_name(name)
+    except ValueError:
+        return False
+    return True
 
 
 def create_options(options: argparse.Namespace) -> dict[str, Any]:
@@ -101,7 +107,7 @@ def device_of(options: argparse.Namespace) -> str:
         return str(options.device)
     if options.target == "remote":
         raise CliError("--device is required with --target remote (a device ARN)")
-    return _LOCAL_DEVICE
+    return LOCAL_DEVICE
 
 
 async def run(options: argparse.Namespace) -> int:

@@ -25,8 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from braket_async import AwsSession, JobState, QuantumJob
-from braket_async._targets import create_on
+from braket_async import AwsQuantumJob, AwsSession, JobState, LocalQuantumJob, QuantumJob
 
 HERE = Path(__file__).resolve().parent
 LOCAL_DEVICE = "local:braket/braket.local.qubit"
@@ -50,7 +49,7 @@ class Service:
         algorithms: The folder of the algorithms one may submit (``<name>.py``).
     """
 
-    def __init__(self, target: object, root: Path, algorithms: Path) -> None:
+    def __init__(self, target: AwsSession | str, root: Path, algorithms: Path) -> None:
         self.target = target
         self.root = root
         self.algorithms = {path.stem: path for path in sorted(algorithms.glob("*.py"))}
@@ -67,17 +66,19 @@ class Service:
         name = document.get("name") or None
         if name is not None and not isinstance(name, str):
             raise BadRequest("name must be a string")
-        remote = isinstance(self.target, AwsSession)
-        options: dict[str, Any] = {} if remote else {"root": self.root}
+        source = self.algorithms[algorithm]
+        job: QuantumJob
         try:
-            job = await create_on(
-                self.target,
-                SV1 if remote else LOCAL_DEVICE,
-                self.algorithms[algorithm],
-                job_name=name,
-                hyperparameters=hyperparameters,
-                **options,
-            )
+            if isinstance(self.target, AwsSession):
+                job = await AwsQuantumJob.create(
+                    SV1, source, job_name=name, hyperparameters=hyperparameters,
+                    aws_session=self.target,
+                )  # fmt: skip
+            else:
+                job = await LocalQuantumJob.create(
+                    LOCAL_DEVICE, source, job_name=name, hyperparameters=hyperparameters,
+                    root=self.root,
+                )  # fmt: skip
         except ValueError as error:  # ConfigurationError: a bad name, a name in use
             raise BadRequest(str(error)) from error
         self.jobs[job.name] = job
@@ -216,7 +217,7 @@ def _event(kind: str, text: str) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def _target(remote: bool) -> AsyncIterator[object]:
+async def _target(remote: bool) -> AsyncIterator[AwsSession | str]:
     if not remote:
         yield "process"
         return

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 from support.cli import BRAKET_ASYNC, GATED, cli, one_line_error
 from support.owning import wait_until
+from support.terminal import tmux_screen
 
 
 @pytest.fixture
@@ -87,29 +85,12 @@ def test_bad_point_files_are_one_line_errors(
 
 
 def test_the_sweep_display_in_a_real_terminal(tmp_path: Path, algorithm: Path) -> None:
-    assert shutil.which("tmux"), "tests/run.sh installs tmux"
     grid = tmp_path / "grid.json"
     gate = tmp_path / "gate"
     grid.write_text(json.dumps({"x": [0, 1, 2, 3], "gate": [str(gate)]}))
     algorithm.write_text(GATED.replace("while gate and", "while x and gate and"))
-    session = f"braket-async-{uuid.uuid4().hex[:8]}"
     command = f"{BRAKET_ASYNC} sweep {algorithm} --grid {grid}; echo exit=$?; sleep 600"
-
-    def screen() -> str:
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", session],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "20", command],
-        check=True,
-        cwd=tmp_path,
-        env={**os.environ, "TERM": "xterm-256color"},
-    )
-    try:
+    with tmux_screen(command, cwd=tmp_path) as screen:
         wait_until(lambda: "1 completed" in screen() and "3 running" in screen())
         assert "sweep: 1/4 done" in screen()
         gate.touch()
@@ -122,8 +103,6 @@ def test_the_sweep_display_in_a_real_terminal(tmp_path: Path, algorithm: Path) -
         assert "braket-async: sweep: 3 of 4 points completed" in final
         assert "exit=3" in final
         assert final.count("sweep: 4/4") == 1  # redrawn in place
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
 
 
 def test_metrics_plot_writes_a_png(tmp_path: Path, algorithm: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 import aiobotocore.session
 import anyio
 import pytest
+from support.shell import LAST_LINE, bare_shell, paste
 
 from braket_async.__main__ import main
 from braket_async.emulator.testing import clean_aws_environment
@@ -76,25 +76,15 @@ async def test_a_shell_with_only_the_printed_lines_runs_a_job(tmp_path: Path) ->
     process = await start_emulator()
     try:
         assert process.stdout is not None
-        # A shell of the user's: no AWS settings at all but what the emulator printed.
-        shell = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("AWS_", "BRAKET_"))  # the jobs role is found in IAM
-        }
-        shell["AWS_CONFIG_FILE"] = shell["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        # A shell of the user's: no AWS settings at all but what the emulator printed
+        # (the jobs role is found in IAM).
+        lines = []
         with anyio.fail_after(30):
-            while True:
+            while not (lines and lines[-1].startswith(LAST_LINE)):
                 line = (await process.stdout.readline()).decode()
                 assert line, "the emulator exited before printing its lines"
-                if line.startswith("export "):
-                    name, value = line.removeprefix("export ").strip().split("=", 1)
-                    shell[name] = value
-                elif line.startswith("unset "):
-                    for name in line.split()[1:]:
-                        shell.pop(name, None)
-                elif line.startswith("# call counters"):
-                    break
+                lines.append(line)
+        shell = paste(bare_shell(), lines)
         assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(shell)
         source = tmp_path / "algo.py"
         source.write_text("print('hello')\n")

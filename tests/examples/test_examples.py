@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.shell import bare_shell, paste
 
 from braket_async.emulator.testing import clean_aws_environment
 
@@ -76,20 +77,8 @@ def emulator_shell(tmp_path: Path) -> Iterator[dict[str, str]]:
         env=clean_aws_environment(),
     )
     try:
-        shell = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BRAKET_"))}
-        shell["AWS_CONFIG_FILE"] = shell["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
         assert emulator.stdout is not None
-        for line in emulator.stdout:
-            if line.startswith("export "):
-                name, value = line.removeprefix("export ").strip().split("=", 1)
-                shell[name] = value
-            elif line.startswith("unset "):
-                for name in line.split()[1:]:
-                    shell.pop(name, None)
-            elif line.startswith("# call counters"):
-                break
-        else:
-            pytest.fail("the emulator exited before printing its lines")
+        shell = paste(bare_shell(), emulator.stdout)
         yield shell
     finally:
         emulator.terminate()

@@ -4,15 +4,13 @@ kernel (nbclient), and nothing when the output is piped."""
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
-import uuid
 from pathlib import Path
 
 from support.owning import wait_until
+from support.terminal import tmux_screen
 
 from braket_async import JobState, SweepPoint
 from braket_async._progress import ProgressDisplay, interactive
@@ -57,24 +55,8 @@ def write_program(tmp_path: Path, progress: str = "") -> list[str]:
 
 
 def test_the_display_in_a_real_terminal(tmp_path: Path) -> None:
-    assert shutil.which("tmux"), "tests/run.sh installs tmux"
-    session = f"braket-async-{uuid.uuid4().hex[:8]}"
     command = " ".join(write_program(tmp_path)) + "; sleep 600"
-
-    def screen() -> str:
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", session],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "20", command],
-        check=True,
-        env={**os.environ, "TERM": "xterm-256color"},
-    )
-    try:
+    with tmux_screen(command) as screen:
         wait_until(lambda: "1 completed" in screen() and "3 running" in screen())
         live = screen()
         assert "sweep: 1/4 done" in live
@@ -88,8 +70,6 @@ def test_the_display_in_a_real_terminal(tmp_path: Path) -> None:
         assert "three is not allowed" in final  # the failure, as it happened
         # Redrawn in place: one summary line on the screen, not one per update.
         assert final.count("sweep: ") == 1
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
 
 
 def test_no_display_when_the_output_is_piped(tmp_path: Path) -> None:

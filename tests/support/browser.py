@@ -82,17 +82,22 @@ class Page:
             return await self.evaluate(waiting)
 
     async def goto(self, url: str) -> None:
-        """Load ``url`` and wait until the document is complete."""
-        await self.call("Page.navigate", url=url)
-        # A navigation ends the old document's evaluations; ask the new one once it loads.
-        while True:
-            with contextlib.suppress(RuntimeError):
-                if await self.evaluate(
-                    f"location.href.startsWith({json.dumps(url)}) && new Promise((resolve) =>"
-                    " document.readyState === 'complete' ? resolve(true)"
-                    " : addEventListener('load', () => resolve(true)))"
-                ):
-                    return
+        """Load ``url``; return at its load event."""
+        number = next(self._ids)
+        await self._socket.send_json(
+            {"id": number, "method": "Page.navigate", "params": {"url": url}}
+        )
+        answered = loaded = False
+        with anyio.fail_after(60):
+            while not (answered and loaded):
+                message = json.loads((await self._socket.receive()).data)
+                if message.get("id") == number:
+                    failure = message.get("error") or message.get("result", {}).get("errorText")
+                    if failure:
+                        raise RuntimeError(f"Page.navigate {url}: {failure}")
+                    answered = True
+                elif message.get("method") == "Page.loadEventFired":
+                    loaded = True
 
     async def screenshot(self, path: Path) -> Path:
         """Save a PNG of the page at ``path``."""

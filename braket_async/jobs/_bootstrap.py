@@ -6,8 +6,9 @@ under ``/opt/braket_async/lib/braket_async/jobs/`` and started as a script::
     python3 /opt/braket_async/lib/braket_async/jobs/_bootstrap.py --ml-root /opt/ml
 
 (``python3 -m braket_async.jobs._bootstrap`` works too). It loads its sibling modules
-(``_requirements.py``, ``_hyperparameters.py``, ``_missing_sdk.py``) from its own folder,
-and the ``braket`` shim lives in ``_shim/`` beside it.
+(``_user_code.py``, ``_requirements.py``, ``_hyperparameters.py``, ``_missing_sdk.py``)
+from its own folder, each only when it is needed, and the ``braket`` shim lives in
+``_shim/`` beside it.
 
 The runtime has already unpacked the code into ``<ml-root>/code`` and set the
 ``AMZN_BRAKET_*`` environment (see ``braket_async.runtimes._layout``). This process, the
@@ -17,9 +18,12 @@ The runtime has already unpacked the code into ``<ml-root>/code`` and set the
    (``package.module`` or ``package.module:function``);
 2. installs every ``requirements.txt`` of the code folder (see ``_requirements.py``:
    into a job environment of its own where the runtime asks for one);
-3. starts the user code in a child process (this file, run with ``--run-user-code``) with
-   the code folder as working directory and first entry of ``sys.path``; stdout and
-   stderr are inherited and unbuffered, so lines reach the job log as they are printed;
+3. starts the user code in a child process with the code folder as working directory
+   and first entry of ``sys.path``; stdout and stderr are inherited and unbuffered, so
+   lines reach the job log as they are printed. The child is a fork of this process
+   when the user code runs with this interpreter (no interpreter start, and only the
+   few standard modules this process has loaded), else a fresh interpreter of the
+   job environment (this file, run with ``--run-user-code``);
 4. forwards SIGTERM, SIGINT and SIGHUP to the child, waits for it, and exits with its
    exit code.
 
@@ -64,8 +68,9 @@ Deliberate differences from the official container (``braket_container.py``):
   fail the job with ``HyperparameterError`` before the function is called.
 - A function entry point that returns a coroutine (``async def``) is run with
   ``asyncio.run``.
-- The user code is a fresh interpreter (``subprocess``), not a ``multiprocessing`` fork
-  of the supervisor, and ``sys.argv`` holds only the entry module's path.
+- The user code runs in a plain ``os.fork`` of the supervisor taken before any user
+  module is imported (or a fresh interpreter of the job environment), not a
+  ``multiprocessing`` child, and ``sys.argv`` holds only the entry module's path.
 - Tracebacks printed for uncaught exceptions start at the user's code, without the
   bootstrap's and ``runpy``'s frames.
 - If the image has no ``braket.jobs``, scripts written for the official SDK still import
@@ -80,49 +85,50 @@ process group (or container). A signal sent to the whole group reaches the child
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import importlib
-import importlib.machinery
-import importlib.util
-import inspect
-import json
 import os
-import runpy
 import signal
-import subprocess
 import sys
-import tempfile
-import types
-import typing
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    import types
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    from . import _user_code
+    from ._user_code import EntryPoint, SetupError
 
 
 def _sibling(name: str) -> types.ModuleType:
     """A module next to this file, whether this runs as a script or was imported.
 
     As a script (how jobs start it) there is no package to import from: the module is
-    loaded from its file. The siblings import nothing but the standard library.
+    loaded from its file, once. The siblings import nothing but the standard library.
     """
+    import importlib
+
     if __package__:
         return importlib.import_module(f"{__package__}.{name}")
-    path = os.path.join(os.path.dirname(os.path.realpath(__file__)), f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"braket_async_bootstrap_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    qualified = f"braket_async_bootstrap_{name}"
+    module = sys.modules.get(qualified)
+    if module is None:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.realpath(__file__)), f"{name}.py")
+        spec = importlib.util.spec_from_file_location(qualified, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[qualified] = module
+        spec.loader.exec_module(module)
     return module
 
 
-if typing.TYPE_CHECKING:
-    from . import _hyperparameters, _missing_sdk, _requirements
-else:
-    _hyperparameters = _sibling("_hyperparameters")
-    _missing_sdk = _sibling("_missing_sdk")
-    _requirements = _sibling("_requirements")
+if not TYPE_CHECKING:
+    _user_code = _sibling("_user_code")
+    EntryPoint = _user_code.EntryPoint
+    SetupError = _user_code.SetupError
 
 __all__ = [
     "MAX_MESSAGE_LENGTH",
@@ -133,13 +139,14 @@ __all__ = [
     "exit_code_of",
     "main",
     "parse_entry_point",
-    "run_user_code",
     "supervise",
 ]
 
-SETUP_FAILURE_EXIT_CODE = 2
-MAX_MESSAGE_LENGTH = 900  # leaves room for the prefix; failure reasons are cut near 1 KiB
-_LOG_PREFIX = "braket_async bootstrap:"
+SETUP_FAILURE_EXIT_CODE = _user_code.SETUP_FAILURE_EXIT_CODE
+MAX_MESSAGE_LENGTH = _user_code.MAX_MESSAGE_LENGTH
+parse_entry_point = _user_code.parse_entry_point
+_log = _user_code.log
+_one_line = _user_code.one_line
 _FORWARDED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
 )
@@ -149,201 +156,9 @@ SHIM_DIR = os.path.join(os.path.dirname(_THIS_FILE), "_shim")
 ``braket.jobs`` and ``braket.jobs_data``; it goes last on the user code's ``sys.path``."""
 
 
-class SetupError(Exception):
-    """The user code could not be started; ``str()`` is the line for the failure file."""
-
-    def __init__(self, kind: str, message: str, exit_code: int = SETUP_FAILURE_EXIT_CODE):
-        super().__init__(f"{kind}: {_one_line(message)}")
-        self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class EntryPoint:
-    """A parsed ``package.module[:function]`` entry point."""
-
-    module: str
-    function: str | None = None
-
-    def __str__(self) -> str:
-        return self.module if self.function is None else f"{self.module}:{self.function}"
-
-
-def parse_entry_point(text: str) -> EntryPoint:
-    """Parse and validate ``package.module`` or ``package.module:function``.
-
-    Raises:
-        SetupError: the text is not dotted Python identifiers with an optional
-            ``:function``.
-    """
-    module, colon, function = text.strip().partition(":")
-    valid = all(part.isidentifier() for part in module.split(".")) and (
-        not colon or function.isidentifier()
-    )
-    if not valid:
-        raise SetupError(
-            "EntryPointError",
-            f"invalid entry point {text!r}: expected 'package.module' or "
-            "'package.module:function' made of Python identifiers",
-        )
-    return EntryPoint(module, function if colon else None)
-
-
 def exit_code_of(returncode: int) -> int:
     """A child's exit status as this process reports it: ``128 + signum`` for a signal."""
     return 128 - returncode if returncode < 0 else returncode
-
-
-# --- the child: runs the user code -------------------------------------------------------
-
-
-def run_user_code(
-    entry_point: EntryPoint,
-    code_dir: str,
-    report_path: str,
-    shim_dir: str | None,
-    hyperparameters_file: str | None,
-) -> int:
-    """Run the user code in this process; the exit code is the job's.
-
-    What went wrong is written as JSON to ``report_path`` for the supervisor:
-    ``{"reason": line}`` when the code could not be started, ``{"type": ..., "message":
-    ...}`` for an uncaught exception, with ``"hint"`` when it says how to install the
-    Amazon Braket SDK.
-    """
-    _prepare_interpreter(code_dir, shim_dir)
-    try:
-        _execute(entry_point, hyperparameters_file)
-    except SetupError as exc:
-        _write_report(report_path, {"reason": str(exc)})  # the supervisor logs it
-        return exc.exit_code
-    except SystemExit as exc:
-        if not (exc.code is None or isinstance(exc.code, int)):
-            # Python prints the object and exits with 1; the text is the reason.
-            _write_report(report_path, {"type": "SystemExit", "message": _safe_str(exc.code)})
-        raise
-    except KeyboardInterrupt as exc:
-        _write_report(report_path, _exception_report(exc))
-        # Re-raised so that Python ends the process by SIGINT, as it does for any script.
-        raise
-    except BaseException as exc:
-        report = _exception_report(exc)
-        hint = _missing_sdk.missing_sdk_hint(exc, shim_dir)
-        if hint is not None:
-            report["hint"] = hint
-        _write_report(report_path, report)
-        traceback = _user_traceback(exc.__traceback__)
-        sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
-        return 1
-    return 0
-
-
-def _prepare_interpreter(code_dir: str, shim_dir: str | None) -> None:
-    os.chdir(code_dir)
-    script_dir = os.path.dirname(_THIS_FILE)
-    library_root = os.path.dirname(os.path.dirname(script_dir))
-    # Started as a script, this process has the bootstrap's own folder on sys.path.
-    dropped = (script_dir, os.path.realpath(code_dir))
-    rest = [p for p in sys.path if p and os.path.realpath(p) not in dropped]
-    front = [code_dir]
-    if library_root not in rest:
-        # Under `python -I` PYTHONPATH is ignored, yet user code must find the in-job API.
-        front.append(library_root)
-    # The shim goes last so that any real `braket` installation wins.
-    sys.path[:] = front + rest + ([shim_dir] if shim_dir else [])
-
-
-def _execute(entry_point: EntryPoint, hyperparameters_file: str | None) -> None:
-    spec = _find_module(entry_point.module, entry_point)
-    sys.argv = [spec.origin or entry_point.module]
-    if entry_point.function is None:
-        if spec.submodule_search_locations is not None:
-            _find_module(f"{entry_point.module}.__main__", entry_point)
-        runpy.run_module(entry_point.module, run_name="__main__", alter_sys=True)
-        return
-    module = importlib.import_module(entry_point.module)
-    try:
-        function = getattr(module, entry_point.function)
-    except AttributeError:
-        raise SetupError(
-            "EntryPointError",
-            f"module {entry_point.module!r} has no attribute {entry_point.function!r} "
-            f"(entry point {str(entry_point)!r})",
-        ) from None
-    if not callable(function):
-        raise SetupError(
-            "EntryPointError",
-            f"{str(entry_point)!r} is not callable (it is of type {type(function).__name__})",
-        )
-    try:
-        hyperparameters = _hyperparameters.read_hyperparameters(hyperparameters_file)
-        arguments, ignored = _hyperparameters.bind_hyperparameters(function, hyperparameters)
-    except _hyperparameters.HyperparameterError as exc:
-        raise SetupError("HyperparameterError", str(exc)) from exc
-    if ignored:
-        _log(f"hyperparameters not passed to {entry_point} (no such parameter): {ignored}")
-    result = function(**arguments)
-    if inspect.iscoroutine(result):
-        import asyncio  # only when needed: it is slow to import
-
-        asyncio.run(result)
-
-
-def _find_module(name: str, entry_point: EntryPoint) -> importlib.machinery.ModuleSpec:
-    """The module's spec, telling a missing entry module from the user code's own imports.
-
-    Finding ``a.b`` imports the package ``a``: an ImportError raised while that runs is a
-    failure of the user code and propagates.
-    """
-    try:
-        spec = importlib.util.find_spec(name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if not (name == missing or name.startswith(f"{missing}.")):
-            raise
-        spec = None
-    if spec is None and name.endswith(".__main__"):
-        package = name.removesuffix(".__main__")
-        raise SetupError(
-            "EntryPointError",
-            f"package {package!r} of entry point {str(entry_point)!r} has no __main__ module",
-        )
-    if spec is None:
-        raise SetupError(
-            "EntryPointError", f"module {name!r} of entry point {str(entry_point)!r} not found"
-        )
-    return spec
-
-
-def _exception_report(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__name__, "message": _safe_str(exc)}
-
-
-def _safe_str(value: object) -> str:
-    try:
-        return str(value)
-    except Exception:  # a broken __str__ must not hide the failure itself
-        return f"<unprintable {type(value).__name__}>"
-
-
-def _user_traceback(traceback: types.TracebackType | None) -> types.TracebackType | None:
-    """Drop the leading frames of the bootstrap, runpy and importlib."""
-    machinery = {os.path.realpath(f) for f in (_THIS_FILE, runpy.__file__, importlib.__file__)}
-    current = traceback
-    while current is not None:
-        filename = current.tb_frame.f_code.co_filename
-        if not (filename.startswith("<frozen ") or os.path.realpath(filename) in machinery):
-            return current
-        current = current.tb_next
-    return traceback  # the error is in the bootstrap itself: show everything
-
-
-def _write_report(path: str, report: Mapping[str, str]) -> None:
-    # If this fails, the supervisor reports the exit code alone.
-    with contextlib.suppress(OSError), open(path, "w", encoding="utf-8") as file:
-        json.dump(report, file)
-
-
-# --- the supervisor ----------------------------------------------------------------------
 
 
 class _Supervisor:
@@ -351,9 +166,11 @@ class _Supervisor:
 
     def __init__(self) -> None:
         self.received: int | None = None
-        self._child: subprocess.Popen[bytes] | None = None
+        self._child: int | None = None
         self._pending: int | None = None
         self._previous: dict[int, Any] = {}
+        #: In a forked child, the exit code of the function it ran.
+        self.exit_code = 0
 
     def __enter__(self) -> _Supervisor:
         for signum in _FORWARDED_SIGNALS:
@@ -361,6 +178,9 @@ class _Supervisor:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 
@@ -370,24 +190,70 @@ class _Supervisor:
         if child is None:
             self._pending = signum  # delivered once the child exists
         else:
-            child.send_signal(signum)
+            try:  # noqa: SIM105 - contextlib is one import more on a trivial job's path
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
 
-    def run(self, command: Sequence[str], cwd: str) -> int:
+    def run(self, command: Sequence[str], cwd: str, pass_fds: Sequence[int] = ()) -> int:
         """Run ``command`` to its end and return its return code (``-signum`` if killed)."""
-        child = subprocess.Popen(command, cwd=cwd)
-        self._child = child
+        import subprocess
+
+        with _signals_held():
+            child = subprocess.Popen(command, cwd=cwd, pass_fds=pass_fds)
+            self._child = child.pid
+        return self._wait()
+
+    def fork(self, function: Callable[[], int]) -> int | None:
+        """Run ``function`` in a forked child; its return code here (``-signum`` if
+        killed), and ``None`` in the child once ``function`` returned its exit code.
+
+        The child gets the signal handlers this process had before, and signals are
+        held meanwhile, so that one sent while the child starts is neither lost nor
+        taken by this process's handler in the child.
+        """
+        with _signals_held():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                self._restore()
+        if pid == 0:
+            self.exit_code = function()
+            return None
+        self._child = pid
+        return self._wait()
+
+    def _wait(self) -> int:
+        child = self._child
+        assert child is not None
         try:
             # A signal that arrived while the child was being started goes to it now.
             pending, self._pending = self._pending, None
             if pending is not None:
-                child.send_signal(pending)
-            return child.wait()
+                os.kill(child, pending)
+            _, status = os.waitpid(child, 0)
+            return os.waitstatus_to_exitcode(status)
         finally:
             self._child = None
 
 
+class _signals_held:
+    """Holds the forwarded signals back for the duration of a ``with`` block."""
+
+    def __enter__(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED_SIGNALS)
+
+    def __exit__(self, *exc_info: object) -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED_SIGNALS)
+
+
 def supervise(ml_root: str) -> int:
-    """Install requirements, run the user code in a child process, report the outcome."""
+    """Install requirements, run the user code in a child process, report the outcome.
+
+    In a forked child this returns the user code's exit code too (after the child's
+    own work): the caller exits with it either way.
+    """
     ml_root = os.path.abspath(ml_root)
     code_dir = os.path.join(ml_root, "code")
     failure_path = os.path.join(ml_root, "output", "failure")
@@ -396,6 +262,7 @@ def supervise(ml_root: str) -> int:
             entry_point = _entry_point_from_environment()
             if not os.path.isdir(code_dir):
                 raise SetupError("BootstrapError", f"the code folder {code_dir} does not exist")
+            # None: no requirements, so the user code runs with this interpreter as it is.
             python = _install_requirements(code_dir, supervisor)
             if supervisor.received is not None:
                 raise SetupError(
@@ -405,31 +272,83 @@ def supervise(ml_root: str) -> int:
                 )
         except SetupError as exc:
             return _fail(failure_path, str(exc), exc.exit_code)
-        with tempfile.TemporaryDirectory(prefix="braket_async_bootstrap_") as work_dir:
-            report_path = os.path.join(work_dir, "report.json")
-            command = [
-                python,
-                *_interpreter_flags(),
-                "-u",  # unbuffered even when -I/-E hide PYTHONUNBUFFERED
-                _THIS_FILE,
-                "--run-user-code",
-                "--entry-point",
-                str(entry_point),
-                "--code-dir",
-                code_dir,
-                "--report",
-                report_path,
-                "--shim-dir",
-                SHIM_DIR,
-            ]
-            hyperparameters_file = os.environ.get("AMZN_BRAKET_HP_FILE")
-            if hyperparameters_file:
-                command += ["--hyperparameters", hyperparameters_file]
-            returncode = supervisor.run(command, cwd=code_dir)
-            if returncode == 0:
-                return 0
-            exit_code = exit_code_of(returncode)
-            return _fail(failure_path, _failure_reason(report_path, returncode), exit_code)
+        hyperparameters_file = os.environ.get("AMZN_BRAKET_HP_FILE") or None
+        report_read, report_write = os.pipe()
+        try:
+            if python is None:
+                returncode = supervisor.fork(
+                    lambda: _run_forked(
+                        entry_point, code_dir, (report_read, report_write), hyperparameters_file
+                    )
+                )
+                if returncode is None:  # the child, done
+                    return supervisor.exit_code
+            else:
+                command = [
+                    python,
+                    *_interpreter_flags(),
+                    "-u",  # unbuffered even when -I/-E hide PYTHONUNBUFFERED
+                    _THIS_FILE,
+                    "--run-user-code",
+                    "--entry-point",
+                    str(entry_point),
+                    "--code-dir",
+                    code_dir,
+                    "--report-fd",
+                    str(report_write),
+                    "--shim-dir",
+                    SHIM_DIR,
+                ]
+                if hyperparameters_file:
+                    command += ["--hyperparameters", hyperparameters_file]
+                returncode = supervisor.run(command, cwd=code_dir, pass_fds=(report_write,))
+            os.close(report_write)
+            report = _read_report(report_read)
+        finally:
+            for fd in (report_read, report_write):
+                try:  # noqa: SIM105 - as above
+                    os.close(fd)
+                except OSError:
+                    pass
+        if returncode == 0:
+            return 0
+        return _fail(failure_path, _failure_reason(report, returncode), exit_code_of(returncode))
+
+
+def _run_forked(
+    entry_point: EntryPoint,
+    code_dir: str,
+    report_pipe: tuple[int, int],
+    hyperparameters_file: str | None,
+) -> int:
+    """The forked child: stdio unbuffered, as ``python -u`` makes it, then the user code."""
+    os.close(report_pipe[0])
+    _unbuffered_stdio()
+    return _user_code.run_user_code(
+        entry_point,
+        code_dir=code_dir,
+        report_fd=report_pipe[1],
+        shim_dir=SHIM_DIR,
+        hyperparameters_file=hyperparameters_file,
+    )
+
+
+def _unbuffered_stdio() -> None:
+    import io
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or (stream.write_through and isinstance(stream.buffer, io.FileIO)):
+            continue  # missing, or unbuffered already (python -u)
+        stream.flush()
+        unbuffered = io.TextIOWrapper(
+            io.FileIO(stream.fileno(), "w", closefd=False),
+            encoding=stream.encoding,
+            errors=stream.errors,
+            write_through=True,
+        )
+        setattr(sys, name, unbuffered)
+        setattr(sys, f"__{name}__", unbuffered)
 
 
 def _entry_point_from_environment() -> EntryPoint:
@@ -439,11 +358,15 @@ def _entry_point_from_environment() -> EntryPoint:
     return parse_entry_point(text)
 
 
-def _install_requirements(code_dir: str, supervisor: _Supervisor) -> str:
-    """Install every requirements file of the code; the interpreter for the user code."""
+def _install_requirements(code_dir: str, supervisor: _Supervisor) -> str | None:
+    """Install every requirements file of the code; the interpreter for the user code,
+    ``None`` when it has no requirements (this interpreter, untouched)."""
+    requirements = _sibling("_requirements")
+    if not requirements.find_requirements(code_dir):
+        return None
     try:
-        python: str = _requirements.prepare_environment(code_dir, supervisor.run, _log)
-    except _requirements.RequirementsFailure as exc:
+        python: str = requirements.prepare_environment(code_dir, supervisor.run, _log)
+    except requirements.RequirementsFailure as exc:
         raise SetupError("RequirementsError", str(exc), exc.exit_code) from exc
     return python
 
@@ -470,9 +393,8 @@ def _interpreter_flags() -> list[str]:
     return options
 
 
-def _failure_reason(report_path: str, returncode: int) -> str:
+def _failure_reason(report: dict[str, str], returncode: int) -> str:
     exit_code = exit_code_of(returncode)
-    report = _read_report(report_path)
     if "reason" in report:
         return report["reason"]
     if "type" in report:
@@ -487,11 +409,21 @@ def _failure_reason(report_path: str, returncode: int) -> str:
     return f"AlgorithmError: exit code: {exit_code}"
 
 
-def _read_report(path: str) -> dict[str, str]:
+def _read_report(fd: int) -> dict[str, str]:
+    """What the exited child wrote to the report pipe (nothing blocks: whatever else
+    holds the pipe's other end, a background child of the job say, is not waited for)."""
+    os.set_blocking(fd, False)
     try:
-        with open(path, encoding="utf-8") as file:
-            report = json.load(file)
-    except (OSError, ValueError):
+        data = os.read(fd, 2 * _user_code.MAX_REPORT_BYTES)
+    except OSError:  # BlockingIOError: nothing written
+        return {}
+    if not data:
+        return {}
+    import json
+
+    try:
+        report = json.loads(data.decode("utf-8", "replace"))
+    except ValueError:
         return {}
     if not isinstance(report, dict):
         return {}
@@ -512,17 +444,6 @@ def _fail(failure_path: str, reason: str, exit_code: int) -> int:
     return exit_code
 
 
-# --- shared helpers and the command line ---------------------------------------------------
-
-
-def _one_line(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
-    return _shorten(" ".join(text.split("\n")).replace("\r", " "), max(limit, 3))
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
-
-
 def _signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
@@ -530,11 +451,12 @@ def _signal_name(signum: int) -> str:
         return f"{signum}"
 
 
-def _log(message: str) -> None:
-    print(_LOG_PREFIX, message, file=sys.stderr, flush=True)
+# --- the command line ----------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="python3 -m braket_async.jobs._bootstrap",
         description="Start a Braket hybrid job's user code (runs inside the job).",
@@ -544,29 +466,45 @@ def _parser() -> argparse.ArgumentParser:
         default="/opt/ml",
         help="the folder standing in for /opt/ml (default: %(default)s)",
     )
-    # The supervisor's private interface to its child.
+    # The supervisor's private interface to a child in another interpreter.
     hidden = argparse.SUPPRESS
     parser.add_argument("--run-user-code", action="store_true", help=hidden)
     parser.add_argument("--entry-point", help=hidden)
     parser.add_argument("--code-dir", help=hidden)
-    parser.add_argument("--report", help=hidden)
+    parser.add_argument("--report-fd", type=int, help=hidden)
     parser.add_argument("--shim-dir", help=hidden)
     parser.add_argument("--hyperparameters", help=hidden)
     return parser
 
 
+def _ml_root_only(argv: Sequence[str]) -> str | None:
+    """The ``--ml-root`` of the command line every runtime uses, read without argparse
+    (its import is a good part of a trivial job's start); ``None`` for anything else."""
+    if not argv:
+        return "/opt/ml"
+    if len(argv) == 2 and argv[0] == "--ml-root" and not argv[1].startswith("-"):
+        return argv[1]
+    if len(argv) == 1 and argv[0].startswith("--ml-root=") and len(argv[0]) > 10:
+        return argv[0].removeprefix("--ml-root=")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the supervisor (or, with ``--run-user-code``, the child); return the exit code."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    ml_root = _ml_root_only(arguments)
+    if ml_root is not None:
+        return supervise(ml_root)
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if not args.run_user_code:
         return supervise(args.ml_root)
-    if not (args.entry_point and args.code_dir and args.report):
-        parser.error("--run-user-code needs --entry-point, --code-dir and --report")
-    return run_user_code(
+    if not (args.entry_point and args.code_dir and args.report_fd is not None):
+        parser.error("--run-user-code needs --entry-point, --code-dir and --report-fd")
+    return _user_code.run_user_code(
         parse_entry_point(args.entry_point),
         code_dir=os.path.abspath(args.code_dir),
-        report_path=args.report,
+        report_fd=args.report_fd,
         shim_dir=args.shim_dir,
         hyperparameters_file=args.hyperparameters,
     )

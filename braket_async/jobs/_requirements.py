@@ -16,14 +16,8 @@ installed into one of:
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
 import os
-import site
-import subprocess
 import sys
-import sysconfig
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
@@ -73,6 +67,8 @@ def prepare_environment(code_dir: str, run: Run, log: Log) -> str:
     Raises:
         RequirementsFailure: pip is missing, or an install failed.
     """
+    import tempfile
+
     files = find_requirements(code_dir)
     if not files:
         return sys.executable
@@ -112,6 +108,8 @@ def _cached_environment(code_dir: str, files: list[str], cache: str, run: Run, l
 
 
 def _environment_key(code_dir: str, files: list[str]) -> str:
+    import hashlib
+
     digest = hashlib.sha256()
     for part in (os.path.realpath(sys.executable), sys.version):
         digest.update(part.encode() + b"\0")
@@ -123,6 +121,8 @@ def _environment_key(code_dir: str, files: list[str]) -> str:
 
 
 def _build(code_dir: str, files: list[str], folder: str, run: Run, log: Log) -> str:
+    import importlib.util
+
     with_pip = importlib.util.find_spec("ensurepip") is not None
     if not with_pip:
         _check_pip(sys.executable)
@@ -146,6 +146,10 @@ def _build(code_dir: str, files: list[str], folder: str, run: Run, log: Log) -> 
 
 def _layer(python: str) -> None:
     """Make the base interpreter's packages visible in the environment, after its own."""
+    import site
+    import subprocess
+    import sysconfig
+
     paths = [*site.getsitepackages(), sysconfig.get_paths()["purelib"]]
     if site.ENABLE_USER_SITE:
         paths.append(site.getusersitepackages())
@@ -179,6 +183,8 @@ def _pip(python: str, code_dir: str, name: str, run: Run, target: str | None = N
 
 
 def _check_pip(python: str) -> None:
+    import importlib.util
+
     if importlib.util.find_spec("pip") is None:
         raise RequirementsFailure(
             f"the code has a {REQUIREMENTS}, but pip is not installed for {python}: use an "
@@ -187,6 +193,8 @@ def _check_pip(python: str) -> None:
 
 
 def _externally_managed() -> bool:
+    import sysconfig
+
     marker = os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")
     return sys.prefix == sys.base_prefix and os.path.isfile(marker)
 

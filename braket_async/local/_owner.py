@@ -16,8 +16,6 @@ import copy
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,6 +31,7 @@ from ..errors import (
     RuntimeUnavailableError,
 )
 from ..runtimes import JobRuntime
+from . import _launcher
 from ._description import FAILED, STARTED
 from ._folder import private_folder, read_metadata, write_metadata
 from ._run import now
@@ -105,10 +104,6 @@ def unregister(folder: Path, run: LiveRun) -> None:
         del _runs[folder]
 
 
-# Supervisors not yet reaped; kept so that none is collected (and warned about) early.
-_processes: set[subprocess.Popen[bytes]] = set()
-
-
 def supervised_run(folder: Path) -> LiveRun | None:
     """The run of ``folder`` whose supervisor this process started, if any."""
     return _runs.get(folder)
@@ -147,7 +142,10 @@ class SupervisedRun:
         self.changes = ChangeSignal()
         self._admitted: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None  # the supervisor's, once it said it
+        self._reader: asyncio.StreamReader | None = None
+        self._transport: asyncio.ReadTransport | None = None
+        self._exited = False
         self._owner_pipe: int | None = None
         self._cancel_requested = False
         self._cancel_reason = "Cancelled"
@@ -199,7 +197,7 @@ class SupervisedRun:
                 reader = await self._start()
                 await self._watch(reader)
         except asyncio.CancelledError:
-            if self._process is None:
+            if self._reader is None:  # no supervisor was asked for
                 await finish(self._end_unstarted(JobState.CANCELLED, self._cancel_reason))
             elif self._cancel_requested or not self.detached:
                 await finish(self._terminate())
@@ -209,7 +207,7 @@ class SupervisedRun:
             self._admit()
             raise
         except Exception as exc:
-            if self._process is None:
+            if self._pid is None:
                 await finish(self._end_unstarted(JobState.FAILED, f"{type(exc).__name__}: {exc}"))
             self._admit(exc)
         finally:
@@ -217,45 +215,68 @@ class SupervisedRun:
 
     async def _start(self) -> asyncio.StreamReader:
         log = await asyncio.to_thread(_open_append, private_folder(self.folder) / SUPERVISOR_LOG)
-        command = [sys.executable, "-m", "braket_async.local._supervisor", str(self.folder)]
-        command += ["--lock-fd", str(self._lock)]
+        try:
+            for attempt in range(2):
+                reader = await self._launch(log)
+                line = await reader.readline()
+                if line.startswith(b"pid "):
+                    self._pid = int(line[4:])
+                    break
+                # The launcher died, or could not fork: once more with a new one.
+                await self._discard_launch()
+                if attempt == 0:
+                    _launcher.restart()
+            else:
+                raise ContainerError(
+                    f"The supervisor of job {self.folder.name} could not be started: "
+                    "its launcher exited at once (see the stderr of this process)"
+                )
+        finally:
+            os.close(log)
+        # The supervisor holds the lock now (the same open file): let go of ours.
+        self._release_lock()
+        return reader
+
+    async def _launch(self, log: int) -> asyncio.StreamReader:
+        """Ask the launcher for a supervisor; its stdout, where ``pid <n>`` comes first."""
+        assert self._lock is not None
+        argv = [str(self.folder), *(["--detached"] if self.detached else [])]
         environment = {**os.environ, **self._supervisor_environment}
         environment["PYTHONPATH"] = os.pathsep.join(
             [_PACKAGE_PARENT, *filter(None, [environment.get("PYTHONPATH")])]
         )
-        owner_read: int | None = None
+        stdout_read, stdout_write = os.pipe()
+        if self.detached:
+            stdin = os.open(os.devnull, os.O_RDONLY)
+        else:
+            stdin, self._owner_pipe = os.pipe()
         try:
-            if self.detached:
-                command.append("--detached")
-                stdin: int = subprocess.DEVNULL
-            else:
-                owner_read, self._owner_pipe = os.pipe()
-                stdin = owner_read
-            self._process = _spawn(
-                command,
-                stdin=stdin,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                cwd=self.folder,
-                env=environment,
-                pass_fds=(self._lock,) if self._lock is not None else (),
-                start_new_session=True,
+            loop = asyncio.get_running_loop()
+            self._reader = reader = asyncio.StreamReader()
+            self._transport, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(stdout_read, "rb", 0)
             )
+            with contextlib.suppress(OSError):  # the launcher is gone: stdout ends at once
+                await _launcher.launch(
+                    argv,
+                    environment,
+                    str(self.folder),
+                    [stdin, stdout_write, log, self._lock],
+                    imports=[type(self._runtime).__module__],
+                )
         finally:
-            os.close(log)
-            if owner_read is not None:
-                os.close(owner_read)
-        _processes.add(self._process)
-        assert self._process.stdout is not None
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), self._process.stdout
-        )
-        self._transport = transport
-        # The supervisor holds the lock now (the same open file): let go of ours.
-        self._release_lock()
+            os.close(stdin)
+            os.close(stdout_write)
         return reader
+
+    async def _discard_launch(self) -> None:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+        self._reader = None
+        if self._owner_pipe is not None:
+            os.close(self._owner_pipe)
+            self._owner_pipe = None
 
     async def _watch(self, reader: asyncio.StreamReader) -> None:
         line = (await reader.readline()).rstrip(b"\n")
@@ -269,7 +290,7 @@ class SupervisedRun:
         self.changes.set()
         while await reader.read(1 << 12):
             self.changes.set()
-        await self._reap()
+        self._exited = True
         if error is not None:
             # Raised once the supervisor is gone, so the record is final by then.
             self._admit(error)
@@ -284,18 +305,26 @@ class SupervisedRun:
 
     async def _terminate(self) -> None:
         """SIGTERM the supervisor (it cancels the job) and wait for its exit."""
-        process = self._process
-        if process is not None and process.poll() is None:
+        reader = self._reader
+        if self._pid is None and reader is not None:
+            # Launched, and cancelled before it said its pid: read it first.
+            line = await reader.readline()
+            if line.startswith(b"pid "):
+                self._pid = int(line[4:])
+            else:
+                self._exited = True
+        if self._pid is not None and not self._exited:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGTERM)
+                os.kill(self._pid, signal.SIGTERM)
         await self._reap()
 
     async def _reap(self) -> None:
-        process = self._process
-        if process is not None and process.returncode is None:
-            await asyncio.to_thread(process.wait)
-        if process is not None:
-            _processes.discard(process)
+        """Wait for the supervisor's exit: the end of its stdout, which only it holds."""
+        reader = self._reader
+        if reader is not None and not self._exited:
+            while await reader.read(1 << 16):
+                pass
+        self._exited = True
 
     async def _end_unstarted(self, state: JobState, reason: str) -> None:
         """Record the end of a job that has no supervisor (it never started)."""
@@ -316,10 +345,10 @@ class SupervisedRun:
             os.close(lock)
 
     async def _close(self) -> None:
-        transport = getattr(self, "_transport", None)
+        transport = self._transport
         if transport is not None:
             transport.close()
-        if self._owner_pipe is not None and (self._process is None or self.done_running()):
+        if self._owner_pipe is not None and (self._pid is None or self.done_running()):
             os.close(self._owner_pipe)
             self._owner_pipe = None
         self._release_lock()
@@ -331,13 +360,7 @@ class SupervisedRun:
 
     def done_running(self) -> bool:
         """Whether the supervisor has exited."""
-        return self._process is not None and self._process.poll() is not None
-
-
-def _spawn(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
-    # A plain fork and exec, as asyncio's own subprocess start does in the loop; not an
-    # asyncio subprocess, whose transport would kill a detached supervisor when closed.
-    return subprocess.Popen(command, **options)
+        return self._pid is not None and self._exited
 
 
 def _start_error(data: dict[str, Any]) -> BraketAsyncError:

@@ -17,6 +17,7 @@ __all__ = [
     "BOOTSTRAP_PATH",
     "BRAKET_ROOT",
     "CODE_PATH",
+    "ENVIRONMENT_CACHE_VARIABLE",
     "FAILURE_PATH",
     "HYPERPARAMETERS_PATH",
     "INPUT_DATA_PATH",
@@ -45,6 +46,9 @@ LIBRARY_PATH = "/opt/braket_async/lib"
 # Started by its path, not with -m, so that the supervising interpreter does not import
 # the whole in-job API (braket_async/jobs/__init__.py) it never uses.
 BOOTSTRAP_PATH = f"{LIBRARY_PATH}/braket_async/jobs/_bootstrap.py"
+#: Where the bootstrap keeps the job environments it builds for requirements files
+#: (``CACHE_VARIABLE`` of ``braket_async/jobs/_requirements.py``, which reads it).
+ENVIRONMENT_CACHE_VARIABLE = "BRAKET_ASYNC_ENV_CACHE"
 
 
 def _same(path: str) -> str:

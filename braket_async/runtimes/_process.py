@@ -24,7 +24,6 @@ import anyio
 from .._archives import copy_tree
 from .._shield import finish
 from ..errors import ContainerError, RuntimeUnavailableError
-from ..jobs._requirements import CACHE_VARIABLE as ENVIRONMENT_CACHE_VARIABLE
 from ._base import (
     CHECKPOINTS_FOLDER,
     MODEL_FOLDER,
@@ -36,6 +35,7 @@ from ._base import (
 from ._layout import (
     BOOTSTRAP_PATH,
     CODE_PATH,
+    ENVIRONMENT_CACHE_VARIABLE,
     FAILURE_PATH,
     ML_ROOT,
     MODEL_PATH,

@@ -20,7 +20,6 @@ from typing import BinaryIO
 
 import attrs
 
-from .. import jobs as _jobs_package
 from ._base import JobSpec
 from ._layout import (
     BRAKET_ROOT,
@@ -38,6 +37,9 @@ __all__ = ["JobTree", "TreeEntry", "job_tree", "tar_stream"]
 
 _PACKAGE_STUB = b'"""braket_async, as shipped into a job: the in-job API only."""\n'
 _SKIPPED_NAMES = frozenset({"__pycache__"})
+
+# braket_async/jobs, found by path: importing it would load the in-job API here.
+_IN_JOB_LIBRARY = Path(__file__).resolve().parent.parent / "jobs"
 
 
 @attrs.frozen
@@ -190,7 +192,7 @@ def in_job_library() -> Iterator[TreeEntry]:
     """The stdlib-only in-job API and bootstrap, as a ``braket_async`` package stub."""
     package = PurePosixPath(LIBRARY_PATH, "braket_async")
     yield TreeEntry(package / "__init__.py", data=_PACKAGE_STUB)
-    yield TreeEntry(package / "jobs", source=Path(os.path.dirname(_jobs_package.__file__)))
+    yield TreeEntry(package / "jobs", source=_IN_JOB_LIBRARY)
 
 
 def job_tree(spec: JobSpec) -> JobTree:

@@ -143,3 +143,10 @@ def test_checkpoint_path_must_be_an_absolute_folder(tmp_path: Path, path: str) -
             code=[tmp_path],
             checkpoint_path=path,
         )
+
+
+def test_the_runtime_and_the_bootstrap_name_the_environment_cache_alike() -> None:
+    from braket_async.jobs import _requirements
+    from braket_async.runtimes import _layout
+
+    assert _layout.ENVIRONMENT_CACHE_VARIABLE == _requirements.CACHE_VARIABLE

@@ -1,6 +1,10 @@
 """The CreateJob request of a planned job: the defaults that need AWS (bucket, role),
 the uploads of source and local input data, copied checkpoints, and the ``clientToken``
 (with its tag) that makes every attempt of one create the same request.
+
+The source is tarred only once the create holds its CreateJob rate slot
+(:func:`~._submit.hold_create_slot`): creates waiting for the rate limit hold neither
+archives nor worker threads, however many there are.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ._s3 import (
     tar_gz_source,
     upload_path,
 )
+from ._submit import hold_create_slot, release_create_slot
 
 if TYPE_CHECKING:
     from ._session import AwsSession
@@ -33,13 +38,23 @@ async def build_request(session: AwsSession, plan: JobPlan) -> dict[str, Any]:
 
     Defaults that need AWS are filled first (the image for the session's region, the
     default bucket, the jobs role, the checkpoints of ``copy_checkpoints_from_job``), so
-    that a missing role or job is reported before any upload.
+    that a missing role or job is reported before any upload. A local source is tarred
+    and uploaded once the create holds its CreateJob slot, which the first CreateJob
+    attempt of :func:`~._submit.submit_job` then uses.
 
     Raises:
         ConfigurationError: No base image in the region, no jobs role.
         JobNotFoundError: ``copy_checkpoints_from_job`` does not exist.
         ServiceError: An upload or copy failed.
     """
+    try:
+        return await _build_request(session, plan)
+    except BaseException:
+        release_create_slot(session, plan.client_token)  # the create ends here
+        raise
+
+
+async def _build_request(session: AwsSession, plan: JobPlan) -> dict[str, Any]:
     image_uri = plan.image_uri or base_image_uri(session.region)
     needs_bucket = (
         plan.output_data_config.s3_path is None
@@ -61,6 +76,7 @@ async def build_request(session: AwsSession, plan: JobPlan) -> dict[str, Any]:
     if plan.source_path is not None:
         code_location = plan.code_location or join_s3(base, "script")
         script_uri = join_s3(code_location, "source.tar.gz")
+        await hold_create_slot(session, plan.client_token)
         archive = await anyio.to_thread.run_sync(tar_gz_source, plan.source_path)
         bucket_name, key = parse_s3_uri(script_uri)
         await session.call("s3", "put_object", Bucket=bucket_name, Key=key, Body=archive)

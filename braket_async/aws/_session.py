@@ -127,12 +127,20 @@ class AwsSession(AsyncResource):
         return self._clients[service]
 
     async def call(
-        self, service: str, operation: str, *, retry: RetryPolicy | None = None, **params: Any
+        self,
+        service: str,
+        operation: str,
+        *,
+        retry: RetryPolicy | None = None,
+        slot_held: bool = False,
+        **params: Any,
     ) -> dict[str, Any]:
         """Call ``operation`` (snake_case, as on a boto3 client) of ``service``.
 
-        The call waits for its rate limit; throttling, 5xx answers and dropped
-        connections are retried according to ``retry`` (default: the session's).
+        Each attempt waits for its rate limit, except the first one when ``slot_held``
+        (the caller took that slot from :attr:`limiter` already); throttling, 5xx answers
+        and dropped connections are retried according to ``retry`` (default: the
+        session's).
 
         Raises:
             ThrottlingError: Still throttled after the last attempt.
@@ -145,7 +153,8 @@ class AwsSession(AsyncResource):
         attempt = 0
         while True:
             attempt += 1
-            await self.limiter.acquire(api_name)
+            if attempt > 1 or not slot_held:
+                await self.limiter.acquire(api_name)
             try:
                 response: dict[str, Any] = await method(**params)
                 return response

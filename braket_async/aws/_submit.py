@@ -10,11 +10,17 @@ tags, so the jobs created since the first attempt are read (a ``createdAt`` wind
 newest first) and the one with our name and token is the answer. Only when no such job
 exists, or the search itself fails, does the error reach the caller, naming the job and
 the token.
+
+A create that uploads a source archive takes its CreateJob rate slot *before* it tars
+and uploads the source (:func:`hold_create_slot`), so that hundreds of creates waiting
+for the rate limit hold no archives and no worker threads; the first attempt of
+:func:`submit_job` then uses that slot instead of waiting for another.
 """
 
 from __future__ import annotations
 
 import datetime
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ServiceError
@@ -24,7 +30,7 @@ from ._times import service_time
 if TYPE_CHECKING:
     from ._session import AwsSession
 
-__all__ = ["CLIENT_TOKEN_TAG", "submit_job"]
+__all__ = ["CLIENT_TOKEN_TAG", "hold_create_slot", "release_create_slot", "submit_job"]
 
 #: The tag that carries a job's ``clientToken``, so that a create whose answer was lost
 #: can find its job. (GetJob and SearchJobs do not show the token itself.)
@@ -35,6 +41,29 @@ _CLOCK_SLACK = datetime.timedelta(minutes=5)
 # How far back a reused clientToken is looked up: a job's longest life (5 days) and more.
 _TOKEN_LIFETIME = datetime.timedelta(days=7)
 _PAGE_SIZE = 100
+_CREATE_JOB = "CreateJob"
+# The client tokens of creates holding a CreateJob slot they have not used yet, by
+# session; a weak map so that sessions are not kept alive by it.
+_HELD_SLOTS: weakref.WeakKeyDictionary[AwsSession, set[str]] = weakref.WeakKeyDictionary()
+
+
+async def hold_create_slot(session: AwsSession, token: str) -> None:
+    """Wait for ``session``'s next CreateJob rate slot and take it for the create with
+    ``token``: the first attempt of its :func:`submit_job` uses it.
+
+    Call :func:`release_create_slot` if the create ends before :func:`submit_job`.
+    """
+    await session.limiter.acquire(_CREATE_JOB)
+    _HELD_SLOTS.setdefault(session, set()).add(token)
+
+
+def release_create_slot(session: AwsSession, token: str) -> bool:
+    """Forget the slot held for ``token``; whether there was one."""
+    held = _HELD_SLOTS.get(session)
+    if held is None or token not in held:
+        return False
+    held.discard(token)
+    return True
 
 
 async def submit_job(session: AwsSession, request: dict[str, Any]) -> str:
@@ -54,7 +83,9 @@ async def submit_job(session: AwsSession, request: dict[str, Any]) -> str:
     tagged = {**request, "tags": {**request.get("tags", {}), CLIENT_TOKEN_TAG: token}}
     since = datetime.datetime.now(datetime.timezone.utc) - _CLOCK_SLACK
     try:
-        response = await session.call("braket", "create_job", **tagged)
+        response = await session.call(
+            "braket", "create_job", slot_held=release_create_slot(session, token), **tagged
+        )
     except ServiceError as error:
         if error.code == "ConflictException":
             # The token was used before: by this same create, retried (a resumed sweep),

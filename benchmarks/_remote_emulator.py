@@ -1,12 +1,15 @@
 """The benchmark's service process: moto and the Braket emulator, until stdin closes.
 
-Run by ``remote_jobs.py`` as ``python benchmarks/_remote_emulator.py --create-rate R``;
-it prints one JSON line once both listen (``{"braket": url, "aws": url, "role": arn}``)
-and serves until its standard input is closed or it gets SIGTERM/SIGINT. Rate limits are
-the emulator's quota-shaped defaults, with CreateJob's sustained rate set to ``R``; jobs
-run for real on the process runtime, or, with ``--job-seconds S``, take S seconds each
-without running code (:class:`TimedRunner`). It lives in its own process so that neither
-benchmarked client shares an interpreter (RSS, threads, CPU) with the service.
+Run by ``remote_jobs.py`` as ``python benchmarks/_remote_emulator.py --create-rate R
+[--job-python PYTHON]``; it prints one JSON line once both listen (``{"braket": url,
+"aws": url, "role": arn, "moto_pid": pid}``) and serves until its standard input is
+closed or it gets SIGTERM/SIGINT. moto runs in a child process of its own (this script
+with ``--moto``), so that each one's CPU time can be read apart and they share no GIL.
+Rate limits are the emulator's quota-shaped defaults, with CreateJob's sustained rate set
+to ``R``; jobs run for real on the process runtime (with ``PYTHON``, default this
+interpreter), or, with ``--job-seconds S``, take S seconds each without running code
+(:class:`TimedRunner`). It lives in its own process so that neither benchmarked client
+shares an interpreter (RSS, threads, CPU) with the service.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ import asyncio
 import contextlib
 import io
 import json
+import logging
 import os
 import signal
+import subprocess
 import sys
 import tarfile
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,7 @@ from braket_async.emulator import (
 from braket_async.emulator._s3 import parse_s3_uri
 from braket_async.emulator.testing import FAKE_CREDENTIALS, moto_server
 from braket_async.jobs import save_job_result
+from braket_async.runtimes import ProcessRuntime
 
 ROLE_NAME = "AmazonBraketJobsExecutionRole-benchmark"
 REGION = FAKE_CREDENTIALS["AWS_DEFAULT_REGION"]
@@ -120,10 +127,43 @@ def create_jobs_role(moto_url: str) -> str:
     return str(role["Role"]["Arn"])
 
 
-async def serve(moto_url: str, role: str, options: argparse.Namespace) -> None:
+@contextlib.contextmanager
+def moto_process() -> Iterator[tuple[str, int]]:
+    """A moto server in a process of its own (this script with ``--moto``): its URL and
+    pid, so that its CPU time is its own and it does not share a GIL with the emulator."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--moto"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().decode().strip()
+        if not url:
+            raise RuntimeError("the moto server did not start")
+        yield url, process.pid
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def serve_moto() -> None:
+    """``--moto``: serve moto until standard input closes."""
+    # moto's web server logs every request to stderr: a cost per call, and noise.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with moto_server() as moto_url:
+        print(moto_url, flush=True)
+        sys.stdin.read()
+
+
+async def serve(moto_url: str, moto_pid: int, role: str, options: argparse.Namespace) -> None:
     aws = AwsEndpoint(endpoint_url=moto_url, region=REGION)
+    runtime = ProcessRuntime(python=options.job_python, inherit_environment=False)
     runner: JobRunner = (
-        RuntimeJobRunner(aws)
+        RuntimeJobRunner(aws, runtime=runtime)
         if options.job_seconds is None
         else TimedRunner(aws, options.job_seconds)
     )
@@ -134,7 +174,15 @@ async def serve(moto_url: str, role: str, options: argparse.Namespace) -> None:
         concurrent_jobs_quota=options.concurrent_jobs_quota,
     ) as emulator:
         print(
-            json.dumps({"braket": emulator.endpoint_url, "aws": moto_url, "role": role}), flush=True
+            json.dumps(
+                {
+                    "braket": emulator.endpoint_url,
+                    "aws": moto_url,
+                    "role": role,
+                    "moto_pid": moto_pid,
+                }
+            ),
+            flush=True,
         )
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -166,10 +214,18 @@ def main() -> int:
     parser.add_argument(
         "--concurrent-jobs-quota", type=int, help="unfinished jobs allowed (default: no limit)"
     )
+    parser.add_argument(
+        "--job-python",
+        help="the interpreter jobs run with (default: this one, with its packages)",
+    )
+    parser.add_argument("--moto", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    with moto_server() as moto_url:
+    if options.moto:
+        serve_moto()
+        return 0
+    with moto_process() as (moto_url, moto_pid):
         role = create_jobs_role(moto_url)
-        asyncio.run(serve(moto_url, role, options))
+        asyncio.run(serve(moto_url, moto_pid, role, options))
     return 0
 
 

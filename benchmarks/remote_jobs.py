@@ -3,19 +3,24 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/remote_jobs.py --jobs 100 [--jobs 500] \\
-        [--side ours|official|both] [--create-rate 1] [--poll-interval 5]
+        [--side ours|official|both] [--create-rate 1] [--poll-interval 5] \\
+        [--job-interpreter bare|sdk]
 
 It prints one table per N, then ours against the targets with PASS/FAIL. It always exits
 0: it is a report, not a test. Progress goes to stderr.
 
 How it runs:
 
-- **The service** (``_remote_emulator.py``) is its own process: a moto server (S3,
-  CloudWatch Logs, STS, IAM) and the Braket emulator with its quota-shaped rate limits
-  (CreateJob 1/s burst 5, GetJob 5/s burst 25, SearchJobs 5/s burst 50, GetDevice 5/s
-  burst 50, 140/s for the account; ``--create-rate`` changes CreateJob's rate only, for
-  both sides) and the real process runner. The job prints a line and saves
-  ``{"ok": 1}`` with ``braket.jobs.save_job_result``.
+- **The service** (``_remote_emulator.py``) is its own process: the Braket emulator with
+  its quota-shaped rate limits (CreateJob 1/s burst 5, GetJob 5/s burst 25, SearchJobs
+  5/s burst 50, GetDevice 5/s burst 50, 140/s for the account; ``--create-rate``
+  changes CreateJob's rate only, for both sides) and the real process runner, with a
+  moto server (S3, CloudWatch Logs, STS, IAM) in a child process of its own. The job
+  prints a line and saves ``{"ok": 1}`` with ``braket.jobs.save_job_result``. By
+  default (``--job-interpreter bare``) jobs run with a Python of the standard library
+  only, as in a slim image, where that import is braket_async's in-job API; with
+  ``sdk`` they run with this interpreter, where it is the official SDK's, whose import
+  alone costs the host about 1.5 CPU-seconds a job (on Braket, AWS's machine pays it).
 - **Each side** (``_remote_side.py``) is a fresh interpreter whose environment points
   every AWS client at the emulator and moto (``AWS_ENDPOINT_URL``,
   ``AWS_ENDPOINT_URL_BRAKET``, fake credentials); both find the jobs role through IAM
@@ -33,8 +38,10 @@ How it runs:
   sampled every 50 ms without a sampling thread; the client's CPU time; every job's
   createdAt and endedAt (SearchJobs, after the counters were read), which give the jobs'
   run times in the service and the client's lag: its last result minus the service's
-  end of the last job. Before each side the script waits until every rate-limit bucket
-  is full again.
+  end of the last job; the host CPU the side's jobs cost, by component (utime + stime
+  from ``/proc``: moto's process, the emulator's own, and the emulator's ended
+  children, i.e. the jobs' processes), per job. Before each side the script waits until
+  every rate-limit bucket is full again.
 - **Quota floor** = N / CreateJob rate + one job's own run time (the median createdAt to
   endedAt of three jobs created one at a time, after a warm-up job, before the sides) +
   one poll interval: no client can create the jobs faster, and the last one still has
@@ -86,11 +93,25 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 WALL_TARGET = 1.2  # times the quota floor
 GETJOB_TARGET = 2.0  # GetJob calls per job
 RSS_TARGET_MB = 200.0
+THREADS_TARGET = 12  # OS threads of the client, at most one fewer
+SERVICE_CPU_TARGET = 0.3  # host CPU seconds per job: moto, the emulator and the job
 # Worker threads that only do blocking file I/O for the event loop (to_thread).
 FILE_IO_THREADS = {"asyncio", "AnyIO worker thread"}
 
 
 # -- the service process ---------------------------------------------------------------
+
+
+def _process_times(pid: int) -> tuple[float, float]:
+    """(utime + stime, cutime + cstime) of ``pid`` in seconds, from /proc/<pid>/stat.
+
+    The children's part counts only children that ended and were waited for.
+    """
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (utime + stime) / ticks, (cutime + cstime) / ticks
 
 
 @dataclass(frozen=True)
@@ -100,14 +121,15 @@ class Services:
     braket: str
     aws: str
     role: str
+    moto_pid: int
     pid: int
 
-    def cpu_seconds(self) -> float:
-        """CPU time of the service process and of its ended children (the jobs)."""
-        with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
-        return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far by component: moto's process, the emulator's own (its HTTP
+        server, service and runner) and its ended children (the jobs' processes)."""
+        moto = _process_times(self.moto_pid)
+        emulator = _process_times(self.pid)
+        return {"moto": moto[0], "emulator": emulator[0], "jobs": emulator[1]}
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """``base`` plus what points any AWS SDK at these services."""
@@ -150,6 +172,8 @@ def start_services(
         command += ["--concurrent-jobs-quota", str(options.concurrent_jobs_quota)]
     if options.job_seconds is not None:
         command += ["--job-seconds", str(options.job_seconds)]
+    if options.job_python is not None:
+        command += ["--job-python", str(options.job_python)]
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             command,
@@ -179,6 +203,16 @@ def settle_seconds(create_rate: float) -> float:
     limits = rate_limits(create_rate)
     buckets = [*limits.operations.values(), *([limits.account] if limits.account else [])]
     return max(rate.burst / rate.per_second for rate in buckets) + 0.5
+
+
+def bare_python(folder: Path) -> Path:
+    """A virtual environment without packages (not even pip) at ``folder``: its python."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(folder)],
+        check=True,
+        env=clean_aws_environment(),
+    )
+    return folder / "bin" / "python"
 
 
 # -- the job's own run time ------------------------------------------------------------
@@ -258,7 +292,7 @@ class Measured:
     stats: dict[str, dict[str, int]]
     jobs: list[tuple[float, float]]  # (createdAt, endedAt), epoch seconds
     load: float  # the host's 1-minute load average when the side ended
-    service_cpu: float  # CPU seconds of the emulator, moto and the jobs during the side
+    service_cpu: dict[str, float]  # CPU seconds during the side by component (moto, ...)
 
     @property
     def run_times(self) -> list[float]:
@@ -272,6 +306,10 @@ class Measured:
         if not start or not self.jobs:
             return None
         return max(ended for _, ended in self.jobs) - float(start)
+
+    def service_cpu_per_job(self) -> float:
+        """CPU seconds of moto, the emulator and the jobs together, per job."""
+        return sum(self.service_cpu.values()) / max(1, int(self.report["jobs"]))
 
     def count(self, operation: str, counter: str = "calls") -> int:
         return self.stats.get(operation, {}).get(counter, 0)
@@ -315,7 +353,7 @@ def run_side(
     ]
     time.sleep(settle_seconds(options.create_rate))
     services.reset_stats()
-    service_cpu = services.cpu_seconds()
+    cpu_before = services.cpu_seconds()
     since = datetime.datetime.now(datetime.timezone.utc)
     timeout = 4 * jobs / options.create_rate + 600
     progress(f"{side}: {jobs} jobs (at most {timeout:.0f} s) ...")
@@ -333,7 +371,8 @@ def run_side(
         except subprocess.TimeoutExpired:
             problem = f"timed out after {timeout:.0f} s"
     stats = services.stats()
-    service_cpu = services.cpu_seconds() - service_cpu
+    cpu_after = services.cpu_seconds()
+    service_cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
     if problem is not None or not out.exists():
         tail = (workdir / "side.log").read_text(errors="replace")[-2000:]
         progress(f"{side} side failed ({problem}); its log ends with:\n{tail}")
@@ -409,7 +448,9 @@ def side_column(measured: Measured, jobs: int, floor: float) -> list[str]:
         f"{statistics.median(times):.2f} / {max(times):.2f}" if times else "-",
         f"{report.get('peak_rss_mb', 0.0):.0f} ({report.get('rss_before_mb', 0.0):.0f})",
         f"{report.get('cpu_seconds', 0.0):.1f}",
-        f"{measured.service_cpu:.0f} ({measured.service_cpu / jobs:.2f} per job)",
+        f"{measured.service_cpu_per_job():.3f} ("
+        + ", ".join(f"{name} {cpu / jobs:.3f}" for name, cpu in measured.service_cpu.items())
+        + ")",
         f"{measured.load:.1f}",
         f"{report.get('peak_threads', '-')} ({kinds})",
     ]
@@ -433,7 +474,7 @@ ROW_NAMES = [
     "job run time in the service, median / max s",
     "peak RSS, MB (before the jobs)",
     "CPU time of the client process, s",
-    "CPU time of emulator + moto + jobs, s",
+    "host CPU per job: moto + emulator + jobs, s",
     f"host load average at the end ({os.cpu_count()} CPUs)",
     "peak OS threads (by kind)",
 ]
@@ -478,6 +519,16 @@ def print_targets(jobs: int, floor: float, poll_interval: float, measured: Measu
             "one thread doing the work (+ file-I/O workers)",
             f"{report.get('peak_threads')} threads; besides the loop: {helpers or 'none'}",
             verdict(not unexpected),
+        ],
+        [
+            f"peak OS threads < {THREADS_TARGET}",
+            f"{report.get('peak_threads')}",
+            verdict(0 < report.get("peak_threads", THREADS_TARGET) < THREADS_TARGET),
+        ],
+        [
+            f"host CPU per job < {SERVICE_CPU_TARGET:g} s (moto + emulator + job)",
+            f"{measured.service_cpu_per_job():.3f} s",
+            verdict(measured.service_cpu_per_job() < SERVICE_CPU_TARGET),
         ],
         [
             f"wall <= {WALL_TARGET:g} x floor",
@@ -530,6 +581,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the emulator's concurrent hybrid jobs quota (Braket's default: 5; default "
         "here: none); the sweep side stays within it, the others meet its refusals",
     )
+    parser.add_argument(
+        "--job-interpreter",
+        choices=("bare", "sdk"),
+        default="bare",
+        help="what jobs run with: 'bare' (default), a Python of the standard library only, "
+        "like a slim image, so `from braket.jobs import ...` is braket_async's in-job API; "
+        "'sdk', this interpreter, where it is the official SDK's (whose import alone costs "
+        "about 1.5 CPU-seconds a job)",
+    )
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     options = parser.parse_args(argv)
     options.jobs = options.jobs or [100]
@@ -544,6 +604,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="braket-remote-bench-") as temporary:
         work = Path(temporary)
         (work / "algo.py").write_text(ALGO)
+        options.job_python = None
+        if options.job_interpreter == "bare":
+            options.job_python = bare_python(work / "job-python")
         progress("starting moto and the emulator ...")
         with start_services(options, work / "emulator.log", base) as services:
             environment = services.environment(base)
@@ -551,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress(f"one job runs {own_seconds:.2f} s (createdAt -> endedAt)")
             dump["job_seconds"] = own_seconds
             runner = (
-                "run for real (process runtime)"
+                f"run for real (process runtime, {options.job_interpreter} Python)"
                 if options.job_seconds is None
                 else f"timed ({options.job_seconds:g} s, no code)"
             )

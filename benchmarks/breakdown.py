@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from _common import DEFAULT_IMAGE, ms, progress, run_job, shared_runtime, table
 
-from braket_async.runtimes import Execution, JobRuntime, JobSpec
+from braket_async.runtimes import CollectedOutputs, Execution, JobRuntime, JobSpec
 
 PHASES = ("prepare", "start", "run", "collect", "close", "other", "total")
 _IMPORT_HEADER = "import time: self"  # the first line each interpreter prints
@@ -77,7 +77,7 @@ class TimedExecution(Execution):
     async def kill(self) -> None:
         await self._inner.kill()
 
-    async def collect(self, destination: Path) -> str | None:
+    async def collect(self, destination: Path) -> CollectedOutputs:
         return await self._timings.time("collect", self._inner.collect(destination))
 
     async def aclose(self) -> None:

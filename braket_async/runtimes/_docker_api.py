@@ -9,7 +9,10 @@ aiodocker's private ``_do_query`` is used in one place only, :func:`open_get`: i
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import json
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +43,7 @@ __all__ = [
     "missing_image",
     "open_get",
     "read_failure_reason",
+    "stat_path",
     "translate",
 ]
 
@@ -50,6 +54,8 @@ CONFLICT = 409
 # aiodocker reports a daemon it cannot connect to as this pseudo HTTP status.
 CANNOT_CONNECT = 900
 _FAILURE_LINE_LIMIT = 1 << 16
+# The header of an archive HEAD: the path's lstat, as base64 of a JSON object.
+_PATH_STAT_HEADER = "X-Docker-Container-Path-Stat"
 FIX_DAEMON = (
     "start Docker, set DOCKER_HOST (or pass docker_url=) to a daemon that runs, "
     'or use runtime="process" to run jobs without Docker'
@@ -87,6 +93,34 @@ async def open_get(
     except (aiohttp.ClientError, OSError) as exc:
         raise translate(exc, action) from exc
     return response
+
+
+async def stat_path(
+    docker: aiodocker.Docker, container_id: str, path: str
+) -> dict[str, Any] | None:
+    """The daemon's ``lstat`` of ``path`` in the container (``name``, ``size``, ``mode``,
+    ``mtime``, ``linkTarget``), or ``None`` when it gives none.
+
+    ``None`` covers every failure too (a missing path or container, a daemon error): the
+    caller then does the full copy, which reports errors with the daemon's message (the
+    answer to a ``HEAD`` has no body to take one from).
+    """
+    try:
+        response: aiohttp.ClientResponse = await docker._do_query(
+            f"containers/{container_id}/archive", "HEAD", params={"path": path}, timeout=None
+        )
+    except (DockerError, aiohttp.ClientError, OSError, ValueError):
+        # ValueError: aiodocker fails to decode the empty JSON body of a HEAD's error.
+        return None
+    encoded = response.headers.get(_PATH_STAT_HEADER)
+    response.release()  # no body: the connection can serve the next call
+    if encoded is None:
+        return None
+    try:
+        stat = json.loads(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    return stat if isinstance(stat, dict) else None
 
 
 # --- copying out (blocking; run in a worker thread) --------------------------------------

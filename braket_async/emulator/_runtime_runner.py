@@ -33,7 +33,7 @@ from .._braket import DEFAULT_CHECKPOINT_PATH
 from .._shield import finish
 from ..errors import ArchiveError, RuntimeUnavailableError
 from ..runtimes import Execution, JobRuntime, JobSpec, ProcessRuntime
-from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER
+from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER, output_blocks
 from ._cloudwatch import LogStreamWriter, ensure_log_group
 from ._endpoint import AwsEndpoint
 from ._images import ImageUnavailable, job_image
@@ -284,8 +284,9 @@ class _JobRun:
         return codes
 
     async def _pump(self, execution: Execution, writer: LogStreamWriter) -> None:
-        async for line in execution.output():
-            writer.write(line)
+        async for block in output_blocks(execution):
+            for line in block.split("\n")[:-1]:
+                writer.write(line)
 
     async def _stop(self, pumps: list[asyncio.Task[None]]) -> None:
         """Kill every execution and keep the lines they printed before dying."""

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 from .._shield import finish
 from .._states import JobState
 from ..runtimes import Execution, JobRuntime, JobSpec
+from ..runtimes._base import output_blocks
 from ._folder import (
     LOG_FILE,
     LOG_TIMES_FILE,
@@ -246,15 +247,20 @@ class LocalJobRun:
         return outputs.failure_reason, refused
 
     async def _pump(self, execution: Execution) -> None:
-        async for line in execution.output():
-            await self._add_lines([line])
+        async for block in output_blocks(execution):
+            await self._add_block(block)
 
     async def _add_lines(self, lines: list[str]) -> None:
-        if not lines or self._output_ended:
+        if lines:
+            await self._add_block("".join(line + "\n" for line in lines))
+
+    async def _add_block(self, block: str) -> None:
+        """Queue whole lines (each ending in a line end) for ``log.txt``."""
+        if not block or self._output_ended:
             return
         await self._has_room.wait()
-        self._pending.extend(lines)
-        self._pending_bytes += sum(len(line) + 1 for line in lines)
+        self._pending.append(block)
+        self._pending_bytes += len(block)
         if self._pending_bytes >= MAX_PENDING_BYTES:
             self._has_room.clear()
         self._has_pending.set()
@@ -271,7 +277,7 @@ class LocalJobRun:
         self._has_pending.clear()
         self._has_room.set()
         if batch:
-            data = "".join(line + "\n" for line in batch).encode("utf-8", "replace")
+            data = "".join(batch).encode("utf-8", "replace")
             await asyncio.to_thread(log_file.append, data)
             self._on_change()
 

@@ -23,7 +23,7 @@ import anyio
 
 from .._archives import copy_tree
 from .._shield import finish
-from ..errors import ContainerError, RuntimeUnavailableError
+from ..errors import ClosedError, ContainerError, RuntimeUnavailableError
 from ._base import (
     CHECKPOINTS_FOLDER,
     MODEL_FOLDER,
@@ -42,7 +42,8 @@ from ._layout import (
     job_environment,
     read_failure_reason,
 )
-from ._output import split_lines
+from ._output import split_blocks, split_lines
+from ._resting import RestingBuffer
 from ._staging import job_tree
 
 __all__ = ["ProcessExecution", "ProcessRuntime"]
@@ -128,7 +129,7 @@ class ProcessRuntime(JobRuntime):
             environment[ENVIRONMENT_CACHE_VARIABLE] = str(self.environment_cache)
             loop = asyncio.get_running_loop()
             transport, protocol = await loop.subprocess_exec(
-                lambda: _ExitProtocol(limit=1 << 16, loop=loop),
+                _JobProtocol,
                 self.python,
                 rebase(BOOTSTRAP_PATH),
                 "--ml-root",
@@ -141,13 +142,12 @@ class ProcessRuntime(JobRuntime):
                 # Its own process group, so that cancelling reaches the user code too.
                 start_new_session=True,
             )
-            process = asyncio.subprocess.Process(transport, protocol, loop)
         except BaseException as exc:
             await finish(asyncio.to_thread(shutil.rmtree, workspace, True))
             if isinstance(exc, OSError):
                 raise ContainerError(f"Could not start job {spec.job_name}: {exc}") from exc
             raise
-        return ProcessExecution(spec, process, protocol, workspace, self.kill_grace_seconds)
+        return ProcessExecution(spec, transport, protocol, workspace, self.kill_grace_seconds)
 
 
 def _base_environment(inherit: bool) -> dict[str, str]:
@@ -172,32 +172,43 @@ class ProcessExecution(Execution):
     def __init__(
         self,
         spec: JobSpec,
-        process: asyncio.subprocess.Process,
-        protocol: _ExitProtocol,
+        transport: asyncio.SubprocessTransport,
+        protocol: _JobProtocol,
         workspace: Path,
         kill_grace_seconds: float,
     ) -> None:
         self.spec = spec
         self.workspace = workspace
-        self._process = process
+        self._transport = transport
+        self._output = protocol.output
         self._exited = protocol.exited
         self._kill_grace_seconds = kill_grace_seconds
+        self._output_taken = False
         self._closed = False
 
     @property
     def pid(self) -> int:
         """The pid of the job's bootstrap, also its process group's id."""
-        return self._process.pid
+        pid = self._transport.get_pid()
+        assert pid is not None  # started
+        return pid
 
     def _path(self, job_path: str) -> Path:
         return self.workspace / job_path.lstrip("/")
 
-    async def output(self) -> AsyncIterator[str]:
+    def output(self) -> AsyncIterator[str]:
         """The job's merged stdout and stderr, line by line."""
-        stream = self._process.stdout
-        assert stream is not None
-        async for line in split_lines(_chunks(stream)):
-            yield line
+        return split_lines(self._chunks())
+
+    def output_blocks(self) -> AsyncIterator[str]:
+        """The lines of :meth:`output` as they arrive together, each ending in ``\\n``."""
+        return split_blocks(self._chunks())
+
+    def _chunks(self) -> AsyncIterator[bytes]:
+        if self._output_taken:
+            raise ClosedError("the output of this execution can be read only once")
+        self._output_taken = True
+        return _chunks(self._output)
 
     async def wait(self) -> int:
         """Wait for the bootstrap process to exit; return its exit code.
@@ -208,14 +219,14 @@ class ProcessExecution(Execution):
         # Not Process.wait(), which also waits until every copy of the output pipe is
         # closed: a background child of the job may hold one for as long as it likes.
         await self._exited.wait()
-        code = self._process.returncode
+        code = self._transport.get_returncode()
         assert code is not None
         self._signal(signal.SIGKILL)
         return code
 
     async def kill(self) -> None:
         """SIGTERM the job's process group, then SIGKILL after the grace period."""
-        if self._process.returncode is not None:
+        if self._transport.get_returncode() is not None:
             return
         self._signal(signal.SIGTERM)
         with anyio.move_on_after(self._kill_grace_seconds):
@@ -225,7 +236,7 @@ class ProcessExecution(Execution):
 
     def _signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, signum)
+            os.killpg(self.pid, signum)
 
     async def collect(self, destination: Path) -> CollectedOutputs:
         """Copy results and checkpoints out of the workspace; read the failure file."""
@@ -247,7 +258,7 @@ class ProcessExecution(Execution):
     def __del__(self, _warn: Any = warnings.warn) -> None:
         if not getattr(self, "_closed", True):
             _warn(
-                f"job process {self._process.pid} was never closed (call aclose())",
+                f"job process {self.pid} was never closed (call aclose())",
                 ResourceWarning,
                 source=self,
                 stacklevel=2,
@@ -261,24 +272,63 @@ class ProcessExecution(Execution):
         await finish(self._close())
 
     async def _close(self) -> None:
-        if self._process.returncode is None:
+        if self._transport.get_returncode() is None:
             self._signal(signal.SIGKILL)
             await self._exited.wait()
+        self._transport.close()
         await asyncio.to_thread(shutil.rmtree, self.workspace, True)
 
 
-class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """asyncio's protocol for a subprocess, plus an event set when the process exits."""
+class _JobProtocol(asyncio.SubprocessProtocol):
+    """The job's process: its merged output in a :class:`~._resting.RestingBuffer`, and
+    an event set when it exits."""
 
-    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=limit, loop=loop)
+    def __init__(self) -> None:
+        self.output: RestingBuffer[bytes] = RestingBuffer(self._pause, self._resume)
         self.exited = asyncio.Event()
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._pipe: asyncio.ReadTransport | None = None
+        self._pipe_closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self._transport = transport
+        pipe = transport.get_pipe_transport(1)
+        assert isinstance(pipe, asyncio.ReadTransport)
+        self._pipe = pipe
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        self.output._arrived([data], len(data))
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd != 1:
+            return
+        self._pipe_closed = True
+        if exc is None:
+            self.output.feed_eof()
+        else:
+            self.output.set_exception(exc)
+        self._close_when_done()
 
     def process_exited(self) -> None:
-        super().process_exited()
         self.exited.set()
+        self._close_when_done()
+
+    def _close_when_done(self) -> None:
+        # As asyncio's own subprocess protocol does: a transport with nothing left to
+        # deliver is closed, so that it never warns of being left open.
+        if self._pipe_closed and self.exited.is_set() and self._transport is not None:
+            self._transport.close()
+
+    def _pause(self) -> None:
+        if self._pipe is not None:
+            self._pipe.pause_reading()
+
+    def _resume(self) -> None:
+        if self._pipe is not None:
+            self._pipe.resume_reading()
 
 
-async def _chunks(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    while chunk := await stream.read(1 << 16):
-        yield chunk
+async def _chunks(output: RestingBuffer[bytes]) -> AsyncIterator[bytes]:
+    while (pieces := await output.read()) is not None:
+        yield b"".join(pieces)

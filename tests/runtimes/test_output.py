@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from braket_async.runtimes._output import LineSplitter, split_lines
+from braket_async.runtimes._output import LineSplitter, split_blocks, split_lines
 
 pytestmark = pytest.mark.anyio
 
@@ -79,3 +79,37 @@ def test_many_lines_in_one_chunk() -> None:
 
 def test_empty_chunks_and_no_output() -> None:
     assert split_all([(STDOUT, b""), (STDERR, b"")]) == []
+
+
+# --- blocks: the same lines, decoded many at a time ----------------------------------------
+
+
+def blocks_of(chunks: list[tuple[int, bytes]]) -> list[str]:
+    splitter = LineSplitter()
+    blocks = [splitter.feed_block(stream, data) for stream, data in chunks]
+    return [*blocks, splitter.close_block()]
+
+
+def test_blocks_hold_exactly_the_lines_however_the_output_is_cut() -> None:
+    data = "one\ntwo\r\nthree é\n\n\rmid\rline\r\n\xff".encode("utf-8", "surrogateescape")
+    data += b"\xe2\x82\nafter a cut character\n\xe2\x82"
+    expected = split_all([(STDOUT, data)])
+    assert expected[-1] == "\ufffd"  # the cut character at the end, alone on its line
+    for size in (1, 2, 3, 5, 8, len(data)):
+        chunks = [(STDOUT, data[i : i + size]) for i in range(0, len(data), size)]
+        blocks = blocks_of(chunks)
+        assert all(block == "" or block.endswith("\n") for block in blocks)
+        assert "".join(blocks).split("\n")[:-1] == expected, size
+        assert split_all(chunks) == expected, size
+
+
+def test_a_block_keeps_each_streams_unfinished_line_apart() -> None:
+    blocks = blocks_of(
+        [(STDOUT, b"out-a"), (STDERR, b"err\nerr-b"), (STDOUT, b"\n"), (STDERR, b"")]
+    )
+    assert blocks == ["", "err\n", "out-a\n", "", "err-b\n"]
+
+
+async def test_split_blocks_gives_what_arrived_together() -> None:
+    stream = chunks(b"a\nb", b"\nc\nd\n", b"tail")
+    assert [block async for block in split_blocks(stream)] == ["a\n", "b\nc\nd\n", "tail\n"]

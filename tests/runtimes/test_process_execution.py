@@ -1,4 +1,5 @@
-"""ProcessExecution as a resource: what happens when its owner forgets to close it."""
+"""ProcessExecution: its output in blocks, bounded when nobody reads it, and as a resource
+(what happens when its owner forgets to close it)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from braket_async.errors import ClosedError
 from braket_async.runtimes import JobSpec, ProcessRuntime
+from braket_async.runtimes._resting import BUFFER_LIMIT
 
 pytestmark = pytest.mark.anyio
 
@@ -33,3 +36,68 @@ async def test_an_execution_dropped_without_aclose_warns(tmp_path: Path) -> None
         del execution
         gc.collect()
     await runtime.aclose()
+
+
+def _spec(tmp_path: Path, name: str, code: str) -> JobSpec:
+    path = tmp_path / f"{name}.py"
+    path.write_text(code)
+    return JobSpec(
+        job_name=name,
+        job_arn=f"local:job/{name}",
+        device="local:none/none",
+        entry_point=name,
+        code=[path],
+    )
+
+
+async def test_many_short_lines_come_in_few_blocks_of_whole_lines(tmp_path: Path) -> None:
+    runtime = ProcessRuntime(workspace_root=tmp_path)
+    execution = await runtime.start(
+        _spec(tmp_path, "printer", "for i in range(20000):\n    print(i)\nprint('end', end='')\n")
+    )
+    try:
+        blocks = [block async for block in execution.output_blocks()]
+        assert await execution.wait() == 0
+    finally:
+        await execution.aclose()
+        await runtime.aclose()
+    assert all(block.endswith("\n") for block in blocks)
+    assert "".join(blocks).split("\n") == [*map(str, range(20000)), "end", ""]
+    # One block per read of the pipe, and the pipe rests a millisecond after each read:
+    # far fewer blocks than lines (one line per block without the rest).
+    assert len(blocks) < 500, len(blocks)
+
+
+async def test_output_nobody_reads_stalls_the_job_at_the_buffer_limit(tmp_path: Path) -> None:
+    runtime = ProcessRuntime(workspace_root=tmp_path)
+    execution = await runtime.start(
+        _spec(
+            tmp_path,
+            "flood",
+            "import sys\nfor i in range(40):\n    sys.stdout.write('z' * (1 << 20) + '\\n')\n",
+        )
+    )
+    try:
+        output = execution._output  # type: ignore[attr-defined]
+        await output.filled.wait()
+        assert not execution._exited.is_set()  # type: ignore[attr-defined]
+        assert output.pending_bytes() <= BUFFER_LIMIT + (1 << 18)  # one more read at most
+        lines = [line async for line in execution.output()]
+        assert await execution.wait() == 0
+    finally:
+        await execution.aclose()
+        await runtime.aclose()
+    assert len(lines) == 40
+
+
+async def test_the_output_is_read_once(tmp_path: Path) -> None:
+    runtime = ProcessRuntime(workspace_root=tmp_path)
+    execution = await runtime.start(_spec(tmp_path, "once", "print('x')\n"))
+    try:
+        assert [line async for line in execution.output()] == ["x"]
+        with pytest.raises(ClosedError):
+            execution.output_blocks()
+        assert await execution.wait() == 0
+    finally:
+        await execution.aclose()
+        await runtime.aclose()

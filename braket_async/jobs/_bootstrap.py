@@ -19,8 +19,9 @@ The runtime has already unpacked the code into ``<ml-root>/code`` and set the
 2. installs every ``requirements.txt`` of the code folder (see ``_requirements.py``:
    into a job environment of its own where the runtime asks for one);
 3. starts the user code in a child process with the code folder as working directory
-   and first entry of ``sys.path``; stdout and stderr are inherited and unbuffered, so
-   lines reach the job log as they are printed. The child is a fork of this process
+   and first entry of ``sys.path``; stdout and stderr are inherited, and the user
+   code's are line-buffered (one write per line), so lines reach the job log as they
+   are printed. The child is a fork of this process
    when the user code runs with this interpreter (no interpreter start, and only the
    few standard modules this process has loaded), else a fresh interpreter of the
    job environment (this file, run with ``--run-user-code``);
@@ -97,6 +98,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from . import _user_code
+    from ._relay import OutputRelay
     from ._user_code import EntryPoint, SetupError
 
 
@@ -195,22 +197,37 @@ class _Supervisor:
             except ProcessLookupError:
                 pass
 
-    def run(self, command: Sequence[str], cwd: str, pass_fds: Sequence[int] = ()) -> int:
-        """Run ``command`` to its end and return its return code (``-signum`` if killed)."""
+    def run(
+        self,
+        command: Sequence[str],
+        cwd: str,
+        pass_fds: Sequence[int] = (),
+        relay: OutputRelay | None = None,
+    ) -> int:
+        """Run ``command`` to its end and return its return code (``-signum`` if killed).
+
+        With ``relay``, its stdout and stderr go through the relay.
+        """
         import subprocess
 
+        stdout, stderr = relay.child_descriptors() if relay is not None else (None, None)
         with _signals_held():
-            child = subprocess.Popen(command, cwd=cwd, pass_fds=pass_fds)
+            child = subprocess.Popen(
+                command, cwd=cwd, pass_fds=pass_fds, stdout=stdout, stderr=stderr
+            )
             self._child = child.pid
+        if relay is not None:
+            relay.start()
         return self._wait()
 
-    def fork(self, function: Callable[[], int]) -> int | None:
+    def fork(self, function: Callable[[], int], relay: OutputRelay | None = None) -> int | None:
         """Run ``function`` in a forked child; its return code here (``-signum`` if
         killed), and ``None`` in the child once ``function`` returned its exit code.
 
         The child gets the signal handlers this process had before, and signals are
         held meanwhile, so that one sent while the child starts is neither lost nor
-        taken by this process's handler in the child.
+        taken by this process's handler in the child. With ``relay``, the child's stdout
+        and stderr go through the relay.
         """
         with _signals_held():
             sys.stdout.flush()
@@ -219,9 +236,13 @@ class _Supervisor:
             if pid == 0:
                 self._restore()
         if pid == 0:
+            if relay is not None:
+                relay.become_child()
             self.exit_code = function()
             return None
         self._child = pid
+        if relay is not None:
+            relay.start()
         return self._wait()
 
     def _wait(self) -> int:
@@ -248,11 +269,13 @@ class _signals_held:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED_SIGNALS)
 
 
-def supervise(ml_root: str) -> int:
+def supervise(ml_root: str, relay_output: bool = False) -> int:
     """Install requirements, run the user code in a child process, report the outcome.
 
-    In a forked child this returns the user code's exit code too (after the child's
-    own work): the caller exits with it either way.
+    With ``relay_output``, the user code's stdout and stderr reach this process's through
+    an :class:`~._relay.OutputRelay` (fewer, larger writes). In a forked child this
+    returns the user code's exit code too (after the child's own work): the caller exits
+    with it either way.
     """
     ml_root = os.path.abspath(ml_root)
     code_dir = os.path.join(ml_root, "code")
@@ -274,12 +297,14 @@ def supervise(ml_root: str) -> int:
             return _fail(failure_path, str(exc), exc.exit_code)
         hyperparameters_file = os.environ.get("AMZN_BRAKET_HP_FILE") or None
         report_read, report_write = os.pipe()
+        relay = _sibling("_relay").OutputRelay() if relay_output else None
         try:
             if python is None:
                 returncode = supervisor.fork(
                     lambda: _run_forked(
                         entry_point, code_dir, (report_read, report_write), hyperparameters_file
-                    )
+                    ),
+                    relay,
                 )
                 if returncode is None:  # the child, done
                     return supervisor.exit_code
@@ -301,10 +326,14 @@ def supervise(ml_root: str) -> int:
                 ]
                 if hyperparameters_file:
                     command += ["--hyperparameters", hyperparameters_file]
-                returncode = supervisor.run(command, cwd=code_dir, pass_fds=(report_write,))
+                returncode = supervisor.run(
+                    command, cwd=code_dir, pass_fds=(report_write,), relay=relay
+                )
             os.close(report_write)
             report = _read_report(report_read)
         finally:
+            if relay is not None:
+                relay.finish()
             for fd in (report_read, report_write):
                 try:  # noqa: SIM105 - as above
                     os.close(fd)
@@ -321,9 +350,8 @@ def _run_forked(
     report_pipe: tuple[int, int],
     hyperparameters_file: str | None,
 ) -> int:
-    """The forked child: stdio unbuffered, as ``python -u`` makes it, then the user code."""
+    """The forked child: the user code (which sets up its own standard streams)."""
     os.close(report_pipe[0])
-    _unbuffered_stdio()
     return _user_code.run_user_code(
         entry_point,
         code_dir=code_dir,
@@ -331,24 +359,6 @@ def _run_forked(
         shim_dir=SHIM_DIR,
         hyperparameters_file=hyperparameters_file,
     )
-
-
-def _unbuffered_stdio() -> None:
-    import io
-
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        if stream is None or (stream.write_through and isinstance(stream.buffer, io.FileIO)):
-            continue  # missing, or unbuffered already (python -u)
-        stream.flush()
-        unbuffered = io.TextIOWrapper(
-            io.FileIO(stream.fileno(), "w", closefd=False),
-            encoding=stream.encoding,
-            errors=stream.errors,
-            write_through=True,
-        )
-        setattr(sys, name, unbuffered)
-        setattr(sys, f"__{name}__", unbuffered)
 
 
 def _entry_point_from_environment() -> EntryPoint:
@@ -466,6 +476,11 @@ def _parser() -> argparse.ArgumentParser:
         default="/opt/ml",
         help="the folder standing in for /opt/ml (default: %(default)s)",
     )
+    parser.add_argument(
+        "--relay-output",
+        action="store_true",
+        help="copy the user code's output in large writes (for readers that pay per write)",
+    )
     # The supervisor's private interface to a child in another interpreter.
     hidden = argparse.SUPPRESS
     parser.add_argument("--run-user-code", action="store_true", help=hidden)
@@ -477,28 +492,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _ml_root_only(argv: Sequence[str]) -> str | None:
-    """The ``--ml-root`` of the command line every runtime uses, read without argparse
-    (its import is a good part of a trivial job's start); ``None`` for anything else."""
-    if not argv:
-        return "/opt/ml"
-    if len(argv) == 2 and argv[0] == "--ml-root" and not argv[1].startswith("-"):
-        return argv[1]
-    if len(argv) == 1 and argv[0].startswith("--ml-root=") and len(argv[0]) > 10:
-        return argv[0].removeprefix("--ml-root=")
+def _runtime_command(argv: Sequence[str]) -> tuple[str, bool] | None:
+    """``--ml-root`` and ``--relay-output`` of the command lines the runtimes use, read
+    without argparse (its import is a good part of a trivial job's start); ``None`` for
+    anything else."""
+    arguments = list(argv)
+    relay = "--relay-output" in arguments
+    if relay:
+        arguments.remove("--relay-output")
+    if not arguments:
+        return "/opt/ml", relay
+    if len(arguments) == 2 and arguments[0] == "--ml-root" and not arguments[1].startswith("-"):
+        return arguments[1], relay
+    if len(arguments) == 1 and arguments[0].startswith("--ml-root=") and len(arguments[0]) > 10:
+        return arguments[0].removeprefix("--ml-root="), relay
     return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the supervisor (or, with ``--run-user-code``, the child); return the exit code."""
     arguments = sys.argv[1:] if argv is None else list(argv)
-    ml_root = _ml_root_only(arguments)
-    if ml_root is not None:
-        return supervise(ml_root)
+    command = _runtime_command(arguments)
+    if command is not None:
+        return supervise(*command)
     parser = _parser()
     args = parser.parse_args(arguments)
     if not args.run_user_code:
-        return supervise(args.ml_root)
+        return supervise(args.ml_root, args.relay_output)
     if not (args.entry_point and args.code_dir and args.report_fd is not None):
         parser.error("--run-user-code needs --entry-point, --code-dir and --report-fd")
     return _user_code.run_user_code(

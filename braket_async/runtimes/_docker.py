@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
@@ -68,7 +68,9 @@ JOB_LABEL: Final = "braket-async.job"
 JOB_ARN_LABEL: Final = "braket-async.job-arn"
 
 _DEFAULT_REGION = "us-west-2"
-_BOOTSTRAP_COMMAND = ("python3", BOOTSTRAP_PATH, "--ml-root", ML_ROOT)
+# The daemon handles each write of a container on its own: the user code's output is
+# relayed in large writes (see jobs/_relay.py).
+_BOOTSTRAP_COMMAND = ("python3", BOOTSTRAP_PATH, "--ml-root", ML_ROOT, "--relay-output")
 
 
 class DockerRuntime(JobRuntime):
@@ -293,7 +295,7 @@ class DockerExecution:
     """One job running in a container; see :class:`~braket_async.runtimes.Execution`.
 
     Made by :meth:`DockerRuntime.start`; its owner reads :meth:`output` (or
-    :meth:`output_batches`), awaits :meth:`wait`, calls :meth:`collect` and finally
+    :meth:`output_blocks`), awaits :meth:`wait`, calls :meth:`collect` and finally
     :meth:`aclose`, which removes the container.
     """
 
@@ -349,7 +351,7 @@ class DockerExecution:
         Lines are decoded as UTF-8 (undecodable bytes become U+FFFD); a line is complete
         when its own stream (stdout or stderr) ends it, so lines of the two streams never
         mix, but their relative order is as the daemon received them. May be consumed
-        once (this or :meth:`output_batches`). As with a pipe, a job whose output nobody
+        once (this or :meth:`output_blocks`). As with a pipe, a job whose output nobody
         reads stalls once the buffers are full: read the output before (or while)
         awaiting :meth:`wait`.
 
@@ -359,10 +361,10 @@ class DockerExecution:
         """
         return self._lines(self._take_output())
 
-    def output_batches(self) -> AsyncIterator[list[str]]:
-        """The lines of :meth:`output`, in lists: each holds the lines that one read of
-        the stream completed (never empty). Cheaper per line for a fast reader."""
-        return self._batches(self._take_output())
+    def output_blocks(self) -> AsyncIterator[str]:
+        """The lines of :meth:`output` as each read of the stream completes them, in
+        one string, each line ending in ``\\n``. Cheaper per line for a fast reader."""
+        return self._blocks(self._take_output())
 
     def _take_output(self) -> AttachStream:
         self._check_open()
@@ -371,22 +373,19 @@ class DockerExecution:
         self._output_taken = True
         return self._attached
 
-    async def _batches(self, stream: AttachStream) -> AsyncIterator[list[str]]:
+    async def _blocks(self, stream: AttachStream) -> AsyncGenerator[str, None]:
         try:
-            async with contextlib.aclosing(stream.line_batches()) as batches:
-                async for batch in batches:
-                    yield batch
+            async with contextlib.aclosing(stream.blocks()) as blocks:
+                async for block in blocks:
+                    yield block
         finally:
             self._detach()
 
     async def _lines(self, stream: AttachStream) -> AsyncIterator[str]:
-        try:
-            async with contextlib.aclosing(stream.line_batches()) as batches:
-                async for batch in batches:
-                    for line in batch:
-                        yield line
-        finally:
-            self._detach()
+        async with contextlib.aclosing(self._blocks(stream)) as blocks:
+            async for block in blocks:
+                for line in block.split("\n")[:-1]:
+                    yield line
 
     def _detach(self) -> None:
         stream, self._attached = self._attached, None

@@ -126,14 +126,18 @@ class JobTree:
         environment.update(extra or {})
         return environment
 
-    def command(self, options: Sequence[str] = ("-s",), as_script: bool = False) -> list[str]:
-        """``python <options> -m braket_async.jobs._bootstrap --ml-root <tmp>/opt/ml``."""
+    def command(
+        self, options: Sequence[str] = ("-s",), as_script: bool = False, relay: bool = False
+    ) -> list[str]:
+        """``python <options> -m braket_async.jobs._bootstrap --ml-root <tmp>/opt/ml``,
+        with ``--relay-output`` (as the Docker runtime starts it) when ``relay``."""
         program = (
             [str(self.lib / "braket_async" / "jobs" / "_bootstrap.py")]
             if as_script
             else ["-m", MODULE]
         )
-        return [PYTHON, *options, *program, "--ml-root", str(self.ml_root)]
+        relayed = ["--relay-output"] if relay else []
+        return [PYTHON, *options, *program, "--ml-root", str(self.ml_root), *relayed]
 
     def start(
         self,
@@ -141,10 +145,11 @@ class JobTree:
         options: Sequence[str] = ("-s",),
         extra_env: Mapping[str, str] | None = None,
         as_script: bool = False,
+        relay: bool = False,
     ) -> subprocess.Popen[str]:
         """Start the bootstrap with piped output."""
         return subprocess.Popen(
-            self.command(options, as_script),
+            self.command(options, as_script, relay),
             cwd=self.root,
             env=self.environment(entry_point, extra_env),
             stdin=subprocess.DEVNULL,
@@ -170,9 +175,10 @@ class JobTree:
         options: Sequence[str] = ("-s",),
         extra_env: Mapping[str, str] | None = None,
         as_script: bool = False,
+        relay: bool = False,
     ) -> Outcome:
         """Run the bootstrap to its end."""
-        return self.finish(self.start(entry_point, options, extra_env, as_script))
+        return self.finish(self.start(entry_point, options, extra_env, as_script, relay))
 
 
 def read_until(process: subprocess.Popen[str], marker: str, timeout: float = TIMEOUT) -> str:

@@ -1,4 +1,4 @@
-"""The user code runs in a fork of the bootstrap: lean, unbuffered, and it still ends
+"""The user code runs in a fork of the bootstrap: lean, line-buffered, and it still ends
 the way a fresh interpreter would (exit codes, at-exit handlers, reports of any size)."""
 
 from __future__ import annotations
@@ -23,22 +23,23 @@ def test_the_user_code_starts_without_the_bootstraps_heavy_imports(job: JobTree)
     assert line == "RESULT []"
 
 
-def test_output_is_unbuffered_and_at_exit_handlers_run(job: JobTree) -> None:
+def test_output_is_written_line_by_line_and_at_exit_handlers_run(job: JobTree) -> None:
     job.write(
         "algo.py",
         """
 import atexit, signal, sys
-atexit.register(lambda: print("at exit", flush=True))
+assert sys.stdout.line_buffering and sys.stderr.line_buffering
+atexit.register(lambda: print("at exit", end=""))  # written at exit, unflushed
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
 sys.stdout.write("no newline, no flush")
 sys.stderr.write("err too\\n")
 print()
 print("ready")
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
 signal.pause()
 """,
     )
     process = job.start("algo")
-    read_until(process, "ready")  # arrived although nothing was flushed
+    read_until(process, "ready")  # arrived as its line ended, without a flush
     process.send_signal(signal.SIGTERM)
     outcome = job.finish(process)
     assert outcome.returncode == 3

@@ -51,7 +51,7 @@ signal.signal(signal.SIGTERM, stop)
     read_until(process, "ready")
     process.send_signal(signal.SIGTERM)
     outcome = job.finish(process)
-    assert outcome.stdout == "cleaning up\n"
+    assert outcome.stdout == "cleaning up\n", outcome
     assert (outcome.returncode, outcome.failure) == (7, "AlgorithmError: exit code: 7")
 
 

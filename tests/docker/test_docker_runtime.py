@@ -256,6 +256,7 @@ async def test_environment_arrives_and_secrets_stay_off_command_lines(
         "/opt/braket_async/lib/braket_async/jobs/_bootstrap.py",
         "--ml-root",
         "/opt/ml",
+        "--relay-output",
     ]
     assert config["WorkingDir"] == "/opt/ml/code"
     assert config["Labels"][JOB_LABEL] == spec.job_name

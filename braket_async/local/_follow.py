@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import copy
 import fcntl
+import math
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ from .._states import JobState
 from ._folder import (
     LOG_FILE,
     LOG_TIMES_FILE,
+    METADATA_FILE,
     OWNER_EXITED,
     SUPERVISOR_EXITED,
     is_owned,
@@ -143,27 +145,36 @@ async def follow_log(
     """Yield the lines of ``log.txt`` as events, from the first.
 
     With ``wait``, follow the file until the job's record is final and every line is
-    read; ``changed`` is awaited between looks. Linear in the log's size: a long line
-    is gathered in pieces and joined once.
+    read; ``changed`` is awaited between looks. The record is read again only when its
+    file was replaced, or :data:`POLL_SECONDS` after the last look (an owner that died
+    changes no file). Linear in the log's size: a long line is gathered in pieces and
+    joined once, and the lines of one batch are decoded in one call.
     """
     reader = _LogReader(folder)
+    last_look = -math.inf
     while True:
-        events = await asyncio.to_thread(reader.read)
-        if events is not None:
-            for event in events:
-                yield event
+        batches = await asyncio.to_thread(reader.read)
+        if batches is not None:
+            # Events are made as they are taken: short-lived objects are cheap for the
+            # garbage collector, a hundred thousand waiting in a list are not.
+            for logged, messages in batches:
+                for message in messages:
+                    yield LogEvent(logged, message, INSTANCE)
             continue
         if not wait:
             break
-        record = await asyncio.to_thread(current_record, folder)
-        if JobState(record["status"]).is_terminal:
-            # Lines come before the final record: one more read gets the rest.
-            events = await asyncio.to_thread(reader.read)
-            if events is None:
-                break
-            for event in events:
-                yield event
-            continue
+        if reader.record_replaced or time.monotonic() - last_look >= POLL_SECONDS:
+            last_look = time.monotonic()
+            record = await asyncio.to_thread(current_record, folder)
+            if JobState(record["status"]).is_terminal:
+                # Lines come before the final record: one more read gets the rest.
+                batches = await asyncio.to_thread(reader.read)
+                if batches is None:
+                    break
+                for logged, messages in batches:
+                    for message in messages:
+                        yield LogEvent(logged, message, INSTANCE)
+                continue
         await changed()
     for event in reader.rest():
         yield event
@@ -174,6 +185,8 @@ class _LogReader:
 
     def __init__(self, folder: Path) -> None:
         self._log = folder / LOG_FILE
+        self._record = folder / METADATA_FILE
+        self._record_identity: tuple[int, int, int] | None = None
         self._times_path = private_folder(folder) / LOG_TIMES_FILE
         self._offset = 0  # bytes of log.txt read
         self._line_start = 0  # offset of the first byte of the pending line
@@ -182,11 +195,16 @@ class _LogReader:
         self._times_offset = 0
         self._times_partial = b""
         self._time_index = 0
+        #: After a :meth:`read` that found nothing new: whether the record's file was
+        #: replaced since the last such read (always true the first time).
+        self.record_replaced = True
 
-    def read(self) -> list[LogEvent] | None:
-        """The lines completed by what was written since; ``None`` if nothing was."""
+    def read(self) -> list[tuple[float, list[str]]] | None:
+        """The lines completed by what was written since, as (time logged, messages)
+        batches; ``None`` if nothing was written."""
         data = _read_from(self._log, self._offset)
         if not data:
+            self.record_replaced = self._record_was_replaced()
             return None
         self._offset += len(data)
         end = data.rfind(b"\n")
@@ -200,30 +218,51 @@ class _LogReader:
             self._pending.clear()
         if rest:
             self._pending.append(rest)
-        events = []
-        position = self._line_start
-        for raw in head[:-1].split(b"\n"):
-            position += len(raw) + 1
-            events.append(_event(raw, self._time_of(position)))
-        self._line_start = position
-        return events
+        batches: list[tuple[float, list[str]]] = []
+        start = self._line_start
+        position = 0
+        while position < len(head):
+            # The lines up to the end of the batch that holds the next line share its
+            # time (each batch ends with a line end).
+            batch_end, logged = self._batch_of(start + position + 1)
+            stop = len(head) if batch_end is None else min(batch_end - start, len(head))
+            text = head[position:stop].decode("utf-8", errors="replace")
+            if "\r" in text:
+                text = text.replace("\r\n", "\n")
+            batches.append((logged, text.split("\n")[:-1]))
+            position = stop
+        self._line_start = start + len(head)
+        return batches
 
     def rest(self) -> list[LogEvent]:
         if not self._pending:
             return []
         raw = b"".join(self._pending)
         self._pending.clear()
-        return [_event(raw, self._time_of(self._offset))]
+        return [_event(raw, self._batch_of(self._offset)[1])]
 
-    def _time_of(self, end: int) -> float:
+    def _record_was_replaced(self) -> bool:
+        try:
+            stat = os.stat(self._record)
+        except OSError:
+            identity = None
+        else:
+            identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        replaced = identity is None or identity != self._record_identity
+        self._record_identity = identity
+        return replaced
+
+    def _batch_of(self, offset: int) -> tuple[int | None, float]:
+        """The end and time of the batch holding the byte before ``offset``; no end
+        (and now) when its time was not recorded (yet, or by an older version)."""
         for _ in range(2):
             while self._time_index < len(self._times):
                 batch_end, logged = self._times[self._time_index]
-                if batch_end >= end:
-                    return logged
+                if batch_end >= offset:
+                    return batch_end, logged
                 self._time_index += 1
             self._load_times()
-        return time.time()  # written by an older version, or not recorded yet
+        return None, time.time()
 
     def _load_times(self) -> None:
         data = _read_from(self._times_path, self._times_offset)

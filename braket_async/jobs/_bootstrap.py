@@ -95,7 +95,7 @@ if TYPE_CHECKING:
     import argparse
     import types
     from collections.abc import Callable, Sequence
-    from typing import Any
+    from typing import Any, NoReturn
 
     from . import _user_code
     from ._relay import OutputRelay
@@ -117,7 +117,8 @@ def _sibling(name: str) -> types.ModuleType:
     if module is None:
         import importlib.util
 
-        path = os.path.join(os.path.dirname(os.path.realpath(__file__)), f"{name}.py")
+        # Not resolved: where the job sees its library (the process runtime links it).
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
         spec = importlib.util.spec_from_file_location(qualified, path)
         assert spec is not None
         assert spec.loader is not None
@@ -141,6 +142,7 @@ __all__ = [
     "exit_code_of",
     "main",
     "parse_entry_point",
+    "run",
     "supervise",
 ]
 
@@ -152,7 +154,7 @@ _one_line = _user_code.one_line
 _FORWARDED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
 )
-_THIS_FILE = os.path.realpath(__file__)
+_THIS_FILE = os.path.abspath(__file__)
 SHIM_DIR = os.path.join(os.path.dirname(_THIS_FILE), "_shim")
 """The folder holding the ``braket`` namespace portion that stands in for the official SDK's
 ``braket.jobs`` and ``braket.jobs_data``; it goes last on the user code's ``sys.path``."""
@@ -229,6 +231,12 @@ class _Supervisor:
         taken by this process's handler in the child. With ``relay``, the child's stdout
         and stderr go through the relay.
         """
+        # What this process has loaded lives as long as the user code: frozen, the
+        # child's collections (its exit's included) skip it instead of walking, and
+        # so copying, every page of it.
+        import gc
+
+        gc.freeze()
         with _signals_held():
             sys.stdout.flush()
             sys.stderr.flush()
@@ -530,5 +538,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
 
+def run() -> NoReturn:
+    """Run :func:`main` with this process's command line and end the process.
+
+    The forked child that ran the user code ends as any script does (at-exit handlers,
+    open files flushed by the interpreter's finalization); the bootstrap itself has
+    nothing to clean up, so it skips the finalization and exits at once.
+    """
+    started_as = os.getpid()
+    exit_code = main()
+    if os.getpid() != started_as:
+        sys.exit(exit_code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

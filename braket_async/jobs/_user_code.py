@@ -37,6 +37,10 @@ MAX_MESSAGE_LENGTH = 900  # leaves room for the prefix; failure reasons are cut 
 MAX_REPORT_BYTES = 16 * 1024
 _LOG_PREFIX = "braket_async bootstrap:"
 _THIS_FOLDER = os.path.dirname(os.path.realpath(__file__))
+# The root of the in-job library where the job sees it, not resolved: the process
+# runtime links every job's library to one shared folder of the installation, and
+# only the stub ``braket_async`` next to the job's link may be on the job's path.
+_LIBRARY_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class SetupError(Exception):
@@ -136,7 +140,7 @@ def run_user_code(
 def _prepare_interpreter(code_dir: str, shim_dir: str | None) -> None:
     _line_buffered_stdio()
     os.chdir(code_dir)
-    library_root = os.path.dirname(os.path.dirname(_THIS_FOLDER))
+    library_root = _LIBRARY_ROOT
     # Started as a script, the bootstrap has its own folder on sys.path.
     dropped = (_THIS_FOLDER, os.path.realpath(code_dir))
     rest = [p for p in sys.path if p and os.path.realpath(p) not in dropped]

@@ -85,7 +85,8 @@ def metadata_to_json(metadata: dict[str, Any]) -> str:
             return value.isoformat()
         raise TypeError(f"cannot serialize {type(value).__name__}")
 
-    return json.dumps(metadata, indent=2, default=default)
+    # Compact: json's C encoder does not indent, and a job writes its record often.
+    return json.dumps(metadata, separators=(",", ":"), default=default)
 
 
 def metadata_from_json(text: str) -> dict[str, Any]:

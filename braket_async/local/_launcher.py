@@ -37,6 +37,9 @@ from typing import Any
 
 __all__ = ["MAX_REQUEST_BYTES", "launch", "main", "restart"]
 
+#: What every supervisor runs on, loaded here once: the supervisor, and the worker
+#: threads of ``asyncio.to_thread`` (loaded on first use otherwise).
+_PRELOADED = ("braket_async.local._supervisor", "concurrent.futures.thread")
 #: The largest request: arguments and a whole environment.
 MAX_REQUEST_BYTES = 1 << 20
 _DESCRIPTORS = 4  # stdin, stdout, stderr, the job's lock
@@ -47,7 +50,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Children are reaped by the kernel; each restores the default in itself.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    importlib.import_module("braket_async.local._supervisor")
+    for module in _PRELOADED:
+        importlib.import_module(module)
+    _freeze()
     requests = socket.socket(fileno=0)
     while True:
         try:
@@ -68,8 +73,11 @@ def main() -> int:
 def _launch(request: dict[str, Any], fds: list[int], requests: socket.socket) -> None:
     if len(fds) != _DESCRIPTORS:
         raise ValueError(f"a launch request carries {_DESCRIPTORS} descriptors, not {len(fds)}")
-    for module in request.get("imports", []):
+    imports = [name for name in request.get("imports", []) if name not in sys.modules]
+    for module in imports:
         importlib.import_module(module)
+    if imports:
+        _freeze()
     if os.fork() == 0:
         code = 1
         try:
@@ -82,6 +90,19 @@ def _launch(request: dict[str, Any], fds: list[int], requests: socket.socket) ->
         finally:
             _flush()
             os._exit(code)
+
+
+def _freeze() -> None:
+    """Keep what is loaded now out of every garbage collection, here and in the forks.
+
+    A collection in a supervisor would otherwise walk (and so write to, copying the
+    pages) every object it inherited from this process; what is loaded here lives as
+    long as the process anyway.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _become_supervisor(request: dict[str, Any], fds: list[int]) -> int:

@@ -30,10 +30,13 @@ from ..runtimes._base import output_blocks
 from ._folder import (
     LOG_FILE,
     LOG_TIMES_FILE,
+    METADATA_FILE,
     merge_outputs,
+    metadata_to_json,
     private_folder,
     process_identity,
     write_metadata,
+    write_text,
 )
 
 __all__ = ["MAX_PENDING_BYTES", "LocalJobRun"]
@@ -313,7 +316,9 @@ class LocalJobRun:
         self._transition(state, state.value, **fields)
 
     async def _write_metadata(self) -> None:
-        await asyncio.to_thread(write_metadata, self.folder, copy.deepcopy(self._metadata))
+        # Serialized here, so that the worker thread writes a snapshot.
+        text = metadata_to_json(self._metadata)
+        await asyncio.to_thread(write_text, self.folder / METADATA_FILE, text)
         self._on_change()
 
 

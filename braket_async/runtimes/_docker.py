@@ -49,11 +49,11 @@ from ._docker_api import (
 from ._docker_attach import AttachStream, open_attach
 from ._docker_files import ContainerFiles, FolderCopy, empty_at_start, run_all
 from ._layout import (
-    BOOTSTRAP_PATH,
     CODE_PATH,
     FAILURE_PATH,
     ML_ROOT,
     MODEL_PATH,
+    bootstrap_command,
     job_environment,
 )
 from ._staging import job_tree, tar_stream
@@ -70,7 +70,7 @@ JOB_ARN_LABEL: Final = "braket-async.job-arn"
 _DEFAULT_REGION = "us-west-2"
 # The daemon handles each write of a container on its own: the user code's output is
 # relayed in large writes (see jobs/_relay.py).
-_BOOTSTRAP_COMMAND = ("python3", BOOTSTRAP_PATH, "--ml-root", ML_ROOT, "--relay-output")
+_BOOTSTRAP_COMMAND = (*bootstrap_command("python3"), "--ml-root", ML_ROOT, "--relay-output")
 
 
 class DockerRuntime(JobRuntime):

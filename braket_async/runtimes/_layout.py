@@ -43,8 +43,8 @@ HYPERPARAMETERS_PATH = "/opt/braket/input/config/hyperparameters.json"
 INPUT_DATA_PATH = "/opt/braket/input/data"
 # The in-job API (braket_async.jobs, stdlib only) and the bootstrap are shipped here.
 LIBRARY_PATH = "/opt/braket_async/lib"
-# Started by its path, not with -m, so that the supervising interpreter does not import
-# the whole in-job API (braket_async/jobs/__init__.py) it never uses.
+# Not started with -m, so that the supervising interpreter does not import the whole
+# in-job API (braket_async/jobs/__init__.py) it never uses.
 BOOTSTRAP_PATH = f"{LIBRARY_PATH}/braket_async/jobs/_bootstrap.py"
 #: Where the bootstrap keeps the job environments it builds for requirements files
 #: (``CACHE_VARIABLE`` of ``braket_async/jobs/_requirements.py``, which reads it).
@@ -53,6 +53,18 @@ ENVIRONMENT_CACHE_VARIABLE = "BRAKET_ASYNC_ENV_CACHE"
 
 def _same(path: str) -> str:
     return path
+
+
+def bootstrap_command(python: str, rebase: Callable[[str], str] = _same) -> list[str]:
+    """The command that starts a job's bootstrap (before its ``--ml-root`` and options).
+
+    The bootstrap is imported from its folder rather than run as a script: a script is
+    compiled at every start, an imported module is read from its cached bytecode (where
+    the folder allows one, as the process runtime's shared library does).
+    """
+    folder = os.path.dirname(rebase(BOOTSTRAP_PATH))
+    stub = f"import sys; sys.path.insert(0, {folder!r}); import _bootstrap; _bootstrap.run()"
+    return [python, "-c", stub]
 
 
 def job_environment(spec: JobSpec, rebase: Callable[[str], str] = _same) -> dict[str, str]:

@@ -33,12 +33,12 @@ from ._base import (
     JobSpec,
 )
 from ._layout import (
-    BOOTSTRAP_PATH,
     CODE_PATH,
     ENVIRONMENT_CACHE_VARIABLE,
     FAILURE_PATH,
     ML_ROOT,
     MODEL_PATH,
+    bootstrap_command,
     job_environment,
     read_failure_reason,
 )
@@ -115,7 +115,8 @@ class ProcessRuntime(JobRuntime):
             )
         )
         try:
-            await asyncio.to_thread(job_tree(spec).write_to, workspace)
+            # The in-job library is linked: shared by every job, with its bytecode.
+            await asyncio.to_thread(job_tree(spec, link_library=True).write_to, workspace)
 
             def rebase(path: str) -> str:
                 return str(workspace / path.lstrip("/"))
@@ -130,8 +131,7 @@ class ProcessRuntime(JobRuntime):
             loop = asyncio.get_running_loop()
             transport, protocol = await loop.subprocess_exec(
                 _JobProtocol,
-                self.python,
-                rebase(BOOTSTRAP_PATH),
+                *bootstrap_command(self.python, rebase),
                 "--ml-root",
                 rebase(ML_ROOT),
                 cwd=rebase(CODE_PATH),

@@ -188,15 +188,23 @@ def _skip_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return info
 
 
-def in_job_library() -> Iterator[TreeEntry]:
-    """The stdlib-only in-job API and bootstrap, as a ``braket_async`` package stub."""
+def in_job_library(linked: bool = False) -> Iterator[TreeEntry]:
+    """The stdlib-only in-job API and bootstrap, as a ``braket_async`` package stub.
+
+    ``linked``: its ``jobs`` folder is a link to this installation's, not a copy, so
+    that every job shares one folder and its cached bytecode (for trees on this host).
+    """
     package = PurePosixPath(LIBRARY_PATH, "braket_async")
     yield TreeEntry(package / "__init__.py", data=_PACKAGE_STUB)
-    yield TreeEntry(package / "jobs", source=_IN_JOB_LIBRARY)
+    if linked:
+        yield TreeEntry(package / "jobs", link=str(_IN_JOB_LIBRARY))
+    else:
+        yield TreeEntry(package / "jobs", source=_IN_JOB_LIBRARY)
 
 
-def job_tree(spec: JobSpec) -> JobTree:
-    """Describe the tree a job described by ``spec`` starts with."""
+def job_tree(spec: JobSpec, *, link_library: bool = False) -> JobTree:
+    """Describe the tree a job described by ``spec`` starts with (with the in-job
+    library linked, not copied, when ``link_library``: see :func:`in_job_library`)."""
     code = PurePosixPath(CODE_PATH)
     entries = [
         TreeEntry(code),
@@ -206,7 +214,7 @@ def job_tree(spec: JobSpec) -> JobTree:
         # Relative, so that the link also works inside a process runtime workspace.
         TreeEntry(PurePosixPath(BRAKET_ROOT), link=PurePosixPath(ML_ROOT).name),
         TreeEntry(PurePosixPath(spec.checkpoint_path), source=spec.checkpoint_input),
-        *in_job_library(),
+        *in_job_library(link_library),
     ]
     if spec.hyperparameters:
         entries.append(TreeEntry(_under_ml(HYPERPARAMETERS_PATH), data=hyperparameters_json(spec)))

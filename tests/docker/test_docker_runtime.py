@@ -34,6 +34,7 @@ from braket_async.errors import (
 )
 from braket_async.runtimes._base import JobSpec
 from braket_async.runtimes._docker import JOB_ARN_LABEL, JOB_LABEL, DockerRuntime
+from braket_async.runtimes._layout import bootstrap_command
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
@@ -252,12 +253,12 @@ async def test_environment_arrives_and_secrets_stay_off_command_lines(
     )
     assert secret not in visible
     assert config["Cmd"] == [
-        "python3",
-        "/opt/braket_async/lib/braket_async/jobs/_bootstrap.py",
+        *bootstrap_command("python3"),
         "--ml-root",
         "/opt/ml",
         "--relay-output",
     ]
+    assert "/opt/braket_async/lib/braket_async/jobs" in config["Cmd"][2]
     assert config["WorkingDir"] == "/opt/ml/code"
     assert config["Labels"][JOB_LABEL] == spec.job_name
     assert config["Labels"][JOB_ARN_LABEL] == spec.job_arn

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import braket_async.jobs
 from braket_async.errors import ClosedError
 from braket_async.runtimes import JobSpec, ProcessRuntime
 from braket_async.runtimes._resting import BUFFER_LIMIT
@@ -101,3 +102,27 @@ async def test_the_output_is_read_once(tmp_path: Path) -> None:
     finally:
         await execution.aclose()
         await runtime.aclose()
+
+
+async def test_jobs_share_the_in_job_library_and_removing_a_workspace_spares_it(
+    tmp_path: Path,
+) -> None:
+    library = Path(braket_async.jobs.__file__).parent
+    before = sorted(path.name for path in library.iterdir())
+    runtime = ProcessRuntime(workspace_root=tmp_path)
+    code = """
+import os
+import braket_async.jobs
+here = os.path.dirname(braket_async.jobs.__file__)
+print("linked", os.path.islink(here), os.path.realpath(here))
+"""
+    execution = await runtime.start(_spec(tmp_path, "shared", code))
+    try:
+        lines = [line async for line in execution.output()]
+        assert await execution.wait() == 0
+    finally:
+        await execution.aclose()
+        await runtime.aclose()
+    assert lines == [f"linked True {library}"]
+    assert not execution.workspace.exists()
+    assert sorted(path.name for path in library.iterdir()) == before

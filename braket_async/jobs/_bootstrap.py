@@ -87,7 +87,6 @@ process group (or container). A signal sent to the whole group reaches the child
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 TYPE_CHECKING = False
@@ -100,6 +99,13 @@ if TYPE_CHECKING:
     from . import _user_code
     from ._relay import OutputRelay
     from ._user_code import EntryPoint, SetupError
+
+if TYPE_CHECKING:
+    import signal
+else:
+    # The C module: ``signal`` builds enums of every signal and handler first,
+    # milliseconds of a trivial job's start in a slim image. Same numbers and functions.
+    import _signal as signal
 
 
 def _sibling(name: str) -> types.ModuleType:
@@ -293,6 +299,9 @@ def supervise(ml_root: str, relay_output: bool = False) -> int:
             entry_point = _entry_point_from_environment()
             if not os.path.isdir(code_dir):
                 raise SetupError("BootstrapError", f"the code folder {code_dir} does not exist")
+            # The job runs in its code folder, however it was started (a container's
+            # working folder is left alone: a missing one costs the daemon a mount).
+            os.chdir(code_dir)
             # None: no requirements, so the user code runs with this interpreter as it is.
             python = _install_requirements(code_dir, supervisor)
             if supervisor.received is not None:
@@ -463,10 +472,16 @@ def _fail(failure_path: str, reason: str, exit_code: int) -> int:
 
 
 def _signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"{signum}"
+    # The first name in alphabetical order is the one ``signal.Signals`` gives (SIGABRT,
+    # not SIGIOT; SIGCHLD, not SIGCLD).
+    for name in sorted(dir(signal)):
+        if (
+            name.startswith("SIG")
+            and not name.startswith("SIG_")
+            and getattr(signal, name) == signum
+        ):
+            return name
+    return f"{signum}"
 
 
 # --- the command line ----------------------------------------------------------------------

@@ -53,20 +53,6 @@ def runtime_config(runtime: JobRuntime) -> dict[str, Any] | None:
                 "environment_cache": str(runtime.environment_cache),
             },
         }
-    if type(runtime).__name__ == "DockerRuntime" and type(runtime).__module__.startswith(
-        "braket_async.runtimes"
-    ):
-        docker: Any = runtime
-        return {
-            "factory": "braket_async.runtimes:DockerRuntime",
-            "kwargs": {
-                "image_uri": docker.image_uri,
-                "network_mode": docker.network_mode,
-                # The creator tried the update already, in prepare().
-                "local_container_update": False,
-                "docker_url": docker.docker_url,
-            },
-        }
     return None
 
 

@@ -1,62 +1,44 @@
 """Jobs in Docker containers, through the daemon's HTTP API (aiodocker).
 
 A job is one container: created from the job's image with the job environment in its
-config, given the whole job tree as one archive, attached to (before it starts, so that
-no output is missed) and started; its outputs are copied out with the archive API.
-Nothing is bind-mounted and no secret is put on a command line. The daemon calls that
-need care and the translation of aiodocker's and aiohttp's errors are in
-:mod:`._docker_api`.
+config, attached to (before it starts, so that no output is missed), started, and given
+the whole job tree as one archive, which the container unpacks from its standard input
+before the bootstrap runs (for images that run as root; others get it through the
+archive API before the start, which costs the daemon a helper process per call); its
+outputs are copied out with the archive API. Nothing is bind-mounted and no secret is
+put on a command line. The daemon calls that need care and the translation of
+aiodocker's and aiohttp's errors are in :mod:`._docker_api`; what is learned of an image
+in :mod:`._docker_images`; the running container in :mod:`._docker_execution`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
 import logging
 import os
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator
-from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 import aiodocker
-import aiohttp
 import anyio
-import anyio.to_thread
-from aiodocker.containers import DockerContainer
 from aiodocker.exceptions import DockerError
 
 from .._braket import base_image_uri
 from .._shield import finish
-from ..errors import (
-    ClosedError,
-    RuntimeUnavailableError,
-)
-from ._base import CHECKPOINTS_FOLDER, MODEL_FOLDER, CollectedOutputs, JobRuntime, JobSpec
+from ..errors import ClosedError, RuntimeUnavailableError
+from ._base import JobRuntime, JobSpec
 from ._docker_api import (
-    CONFLICT,
     FIX_DAEMON,
     NOT_FOUND,
     create_container,
-    delete_container,
     docker_errors,
     error_text,
-    image_python_path,
     missing_image,
-    translate,
 )
-from ._docker_attach import AttachStream, open_attach
-from ._docker_files import ContainerFiles, FolderCopy, empty_at_start, run_all
-from ._layout import (
-    CODE_PATH,
-    FAILURE_PATH,
-    ML_ROOT,
-    MODEL_PATH,
-    bootstrap_command,
-    job_environment,
-)
-from ._staging import job_tree, tar_stream
+from ._docker_execution import DockerExecution
+from ._docker_images import ImageFacts, ImageUpdates, inspect_image
+from ._file_stream import write_stream
+from ._layout import ML_ROOT, bootstrap_command, job_environment
+from ._staging import JobTree, job_tree, tar_stream
 
 __all__ = ["JOB_ARN_LABEL", "JOB_LABEL", "DockerExecution", "DockerRuntime"]
 
@@ -70,7 +52,11 @@ JOB_ARN_LABEL: Final = "braket-async.job-arn"
 _DEFAULT_REGION = "us-west-2"
 # The daemon handles each write of a container on its own: the user code's output is
 # relayed in large writes (see jobs/_relay.py).
-_BOOTSTRAP_COMMAND = (*bootstrap_command("python3"), "--ml-root", ML_ROOT, "--relay-output")
+_BOOTSTRAP_OPTIONS = ("--ml-root", ML_ROOT, "--relay-output")
+# Learned once per process: each daemon address's API version, and which images were
+# updated from their registry (once per image and process, with local_container_update).
+_API_VERSIONS: dict[str | None, str] = {}
+_UPDATES = ImageUpdates()
 
 
 class DockerRuntime(JobRuntime):
@@ -86,7 +72,7 @@ class DockerRuntime(JobRuntime):
         network_mode: The containers' ``HostConfig.NetworkMode``; ``"none"`` (the default)
             gives jobs no network, ``"bridge"`` or ``"host"`` let them reach AWS.
         local_container_update: Try to pull a newer image before the first job with it
-            (once per image and runtime, for at most :attr:`pull_timeout` seconds). When
+            (once per image and process, for at most :attr:`pull_timeout` seconds). When
             no registry answers, the local image is used.
         docker_url: The daemon's address, e.g. ``unix:///var/run/docker.sock``; by default
             the Docker context, ``DOCKER_HOST`` or the usual sockets decide.
@@ -96,7 +82,7 @@ class DockerRuntime(JobRuntime):
     name = "docker"
     #: Upper bound, in seconds, for one image update attempt. Without a network the
     #: daemon usually fails at once (no DNS); a registry that does not answer costs this
-    #: much, once per image and runtime.
+    #: much, once per image and process.
     pull_timeout: float = 15.0
 
     def __init__(
@@ -114,9 +100,11 @@ class DockerRuntime(JobRuntime):
         self.local_container_update = local_container_update
         self.docker_url = docker_url
         self._client: aiodocker.Docker | None = None
+        # The daemon's API version, negotiated by the first runtime of this process
+        # that talked to the same address (an address's daemon keeps its version).
+        self._api_version = _API_VERSIONS.get(docker_url, "auto")
         self._closed = False
-        self._pull_locks: dict[str, asyncio.Lock] = {}
-        self._pulled: dict[str, str | None] = {}  # image -> why its update failed
+        self._images: dict[str, ImageFacts] = {}
         self._executions: set[DockerExecution] = set()
 
     def image_for(self, spec: JobSpec) -> str:
@@ -131,7 +119,8 @@ class DockerRuntime(JobRuntime):
         return base_image_uri(region)
 
     async def prepare(self, spec: JobSpec) -> None:
-        """Check that the daemon answers and the job's image is there.
+        """Check that the daemon answers and the job's image is there (pulling a newer
+        one first with ``local_container_update``); learn what the container needs.
 
         Raises:
             RuntimeUnavailableError: No daemon answers, or the image is neither local nor
@@ -139,33 +128,28 @@ class DockerRuntime(JobRuntime):
             ClosedError: The runtime was closed.
         """
         docker = self._docker()
-        try:
-            await docker.version()
-        except (DockerError, aiohttp.ClientError, OSError) as exc:
-            raise RuntimeUnavailableError(
-                f"Cannot reach the Docker daemon ({error_text(exc)}): {FIX_DAEMON}."
-            ) from exc
         image = self.image_for(spec)
         update_failure = None
         if self.local_container_update:
-            update_failure = await self._update_image(docker, image)
+            update_failure = await _UPDATES.update(docker, image, self.pull_timeout)
         try:
-            await docker.images.inspect(image)
-        except DockerError as exc:
-            if exc.status != NOT_FOUND:
-                raise translate(exc, f"inspecting image {image}") from exc
-            why = f"pulling it failed: {update_failure}" if update_failure else exc.message
-            raise missing_image(image, why) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise translate(exc, f"inspecting image {image}") from exc
+            self._images[image] = await inspect_image(docker, image)
+            _API_VERSIONS[self.docker_url] = docker.api_version
+        except RuntimeUnavailableError as exc:  # a missing image, or no daemon
+            cause = exc.__cause__
+            if isinstance(cause, DockerError) and cause.status == NOT_FOUND:
+                why = f"pulling it failed: {update_failure}" if update_failure else cause.message
+                raise missing_image(image, why) from cause
+            raise RuntimeUnavailableError(
+                f"Cannot reach the Docker daemon ({error_text(cause or exc)}): {FIX_DAEMON}."
+            ) from exc
 
     async def start(self, spec: JobSpec) -> DockerExecution:
-        """Create the job's container, copy its tree in and start it.
+        """Create the job's container, start it and give it the job's files.
 
-        The archive of the tree is being written while the container is created, and
-        the attach is made while it is copied in. If anything fails after the container
-        was created (cancellation included), the container is removed before the error
-        propagates.
+        The archive of the tree is being written while the container is created. If
+        anything fails after the container was created (cancellation included), the
+        container is removed before the error propagates.
 
         Raises:
             RuntimeUnavailableError: No daemon answers or the image is missing.
@@ -174,13 +158,17 @@ class DockerRuntime(JobRuntime):
         """
         docker = self._docker()
         image = self.image_for(spec)
+        facts = self._images.get(image)
+        if facts is None:
+            facts = self._images[image] = await inspect_image(docker, image)
+        from_stdin = facts.runs_as_root
         tree = job_tree(spec)
         execution: DockerExecution | None = None
         try:
-            async with tar_stream(tree) as archive:
-                container = await create_container(
-                    docker, await self._container_config(spec, image), image
-                )
+            write = write_stream if from_stdin else JobTree.write_tar
+            async with tar_stream(tree, write=write) as archive:
+                config = self._container_config(spec, image, facts, from_stdin)
+                container = await create_container(docker, config, image)
                 execution = DockerExecution(
                     self, docker, container, spec, [entry.path for entry in tree.entries]
                 )
@@ -188,34 +176,47 @@ class DockerRuntime(JobRuntime):
                 logger.debug(
                     "job %s: container %s from %s", spec.job_name, container.id[:12], image
                 )
-                await run_all(execution._fill(archive), execution._attach())
-            with docker_errors("starting the job's container"):
-                await container.start()
+                if from_stdin:
+                    await execution.attach(stdin=True)
+                    with docker_errors("starting the job's container"):
+                        await container.start()
+                    await execution.send(archive)
+                else:
+                    await execution.attach(stdin=False)
+                    await execution.fill(archive)
+                    with docker_errors("starting the job's container"):
+                        await container.start()
         except BaseException:
             if execution is not None:
                 await execution.aclose()
             raise
         return execution
 
-    async def _container_config(self, spec: JobSpec, image: str) -> dict[str, Any]:
+    def _container_config(
+        self, spec: JobSpec, image: str, facts: ImageFacts, files_from_stdin: bool
+    ) -> dict[str, Any]:
         environment = job_environment(spec)
-        image_path = await image_python_path(self._docker(), image)
-        if image_path:  # keep what the image puts on the path, after the in-job API
-            environment["PYTHONPATH"] = f"{environment['PYTHONPATH']}:{image_path}"
+        if facts.python_path:  # keep what the image puts on the path, after the in-job API
+            environment["PYTHONPATH"] = f"{environment['PYTHONPATH']}:{facts.python_path}"
+        command = bootstrap_command("python3", files_from_stdin=files_from_stdin)
         return {
             "Image": image,
             # An image's own entry point (the official containers have one) would receive
             # the bootstrap command as arguments; an empty list drops it.
             "Entrypoint": [],
-            "Cmd": list(_BOOTSTRAP_COMMAND),
+            "Cmd": [*command, *_BOOTSTRAP_OPTIONS],
             # Secrets travel only here, never on a command line (and are never logged).
             "Env": [f"{key}={value}" for key, value in environment.items()],
-            "WorkingDir": CODE_PATH,
+            # No WorkingDir: the bootstrap goes to the code folder itself, and a working
+            # folder the image lacks costs the create a mount of the container's files.
             "Labels": {
                 JOB_LABEL: spec.job_name,
                 JOB_ARN_LABEL: spec.job_arn,
             },
             "Tty": False,
+            # The job's files come through stdin, which closes once they are in.
+            "OpenStdin": files_from_stdin,
+            "StdinOnce": files_from_stdin,
             "AttachStdin": False,
             "AttachStdout": False,
             "AttachStderr": False,
@@ -225,6 +226,24 @@ class DockerRuntime(JobRuntime):
                 # log, whose last lines daemons before 23.0 can drop at exit) delivers
                 # everything; a log file on the daemon's disk would only take space.
                 "LogConfig": {"Type": "none", "Config": {}},
+            },
+        }
+
+    def supervisor_config(self) -> dict[str, Any] | None:
+        """How a job's supervisor rebuilds this runtime, with what it learned of the
+        daemon and the images (so the supervisor's container starts without asking the
+        daemon again); ``None`` for a subclass, which runs its jobs in this process."""
+        if type(self) is not DockerRuntime:
+            return None
+        client = self._client
+        return {
+            "factory": "braket_async.runtimes._docker:rebuilt_runtime",
+            "kwargs": {
+                "image_uri": self.image_uri,
+                "network_mode": self.network_mode,
+                "docker_url": self.docker_url,
+                "api_version": client.api_version if client is not None else "auto",
+                "images": {image: facts.to_json() for image, facts in self._images.items()},
             },
         }
 
@@ -250,7 +269,7 @@ class DockerRuntime(JobRuntime):
             raise ClosedError("this DockerRuntime was closed")
         if self._client is None:
             try:
-                self._client = aiodocker.Docker(url=self.docker_url)
+                self._client = aiodocker.Docker(url=self.docker_url, api_version=self._api_version)
             # aiodocker asserts (AssertionError) that it found a socket before raising
             # its ValueError for the same case.
             except (DockerError, ValueError, OSError, AssertionError) as exc:
@@ -262,26 +281,6 @@ class DockerRuntime(JobRuntime):
                 ) from exc
         return self._client
 
-    async def _update_image(self, docker: aiodocker.Docker, image: str) -> str | None:
-        """Pull ``image`` once per runtime; return why the update failed, or ``None``."""
-        lock = self._pull_locks.setdefault(image, asyncio.Lock())
-        async with lock:
-            if image in self._pulled:
-                return self._pulled[image]
-            failure: str | None = None
-            try:
-                # aiohttp enforces the bound and closes the connection, which stops the
-                # daemon's pull too.
-                await docker.images.pull(image, timeout=float(self.pull_timeout))
-            except asyncio.TimeoutError:  # before OSError: TimeoutError is one since 3.11
-                failure = f"no answer within {self.pull_timeout:g} s"
-            except (DockerError, aiohttp.ClientError, OSError) as exc:
-                failure = error_text(exc)
-            if failure is not None:
-                logger.info("could not update image %s (%s); using the local one", image, failure)
-            self._pulled[image] = failure
-            return failure
-
     def _forget(self, execution: DockerExecution) -> None:
         """Called by an execution's ``aclose()``."""
         self._executions.discard(execution)
@@ -291,180 +290,22 @@ class DockerRuntime(JobRuntime):
             _warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=2)
 
 
-class DockerExecution:
-    """One job running in a container; see :class:`~braket_async.runtimes.Execution`.
-
-    Made by :meth:`DockerRuntime.start`; its owner reads :meth:`output` (or
-    :meth:`output_blocks`), awaits :meth:`wait`, calls :meth:`collect` and finally
-    :meth:`aclose`, which removes the container.
-    """
-
-    def __init__(
-        self,
-        runtime: DockerRuntime,
-        docker: aiodocker.Docker,
-        container: DockerContainer,
-        spec: JobSpec,
-        tree_paths: list[PurePosixPath],
-    ) -> None:
-        self._runtime = runtime
-        self._docker = docker
-        self._container = container
-        self._spec = spec
-        self._files = ContainerFiles(docker, container.id)
-        # The folders copied out, and whether the job starts with each one empty (then
-        # an unchanged lstat at the end means there is nothing to copy).
-        self._folders = {
-            MODEL_FOLDER: (MODEL_PATH, empty_at_start(MODEL_PATH, tree_paths)),
-            CHECKPOINTS_FOLDER: (
-                spec.checkpoint_path,
-                spec.checkpoint_input is None and empty_at_start(spec.checkpoint_path, tree_paths),
-            ),
-        }
-        self._baselines: dict[str, dict[str, Any] | None] = {}
-        self._exit_code: int | None = None
-        self._attached: AttachStream | None = None
-        self._output_taken = False
-        self._closed = False
-
-    @property
-    def container_id(self) -> str:
-        """The id of the job's container."""
-        return self._container.id
-
-    async def _fill(self, archive: AsyncIterator[bytes]) -> None:
-        """Copy the job's tree in; then note the lstat of the folders it starts empty."""
-        with docker_errors("copying the job's files into its container"):
-            await self._container.put_archive("/", archive)  # type: ignore[no-untyped-call]
-        empty = [name for name, (_, starts_empty) in self._folders.items() if starts_empty]
-        stats = await run_all(*(self._files.stat(self._folders[name][0]) for name in empty))
-        self._baselines = dict(zip(empty, stats, strict=True))
-
-    async def _attach(self) -> None:
-        """Attach to stdout and stderr; done before the start, as ``docker run`` does."""
-        with docker_errors("attaching to the job's container"):
-            self._attached = await open_attach(self._docker, self._container.id)
-
-    def output(self) -> AsyncIterator[str]:
-        """The job's stdout and stderr lines, live, until the container exits.
-
-        Lines are decoded as UTF-8 (undecodable bytes become U+FFFD); a line is complete
-        when its own stream (stdout or stderr) ends it, so lines of the two streams never
-        mix, but their relative order is as the daemon received them. May be consumed
-        once (this or :meth:`output_blocks`). As with a pipe, a job whose output nobody
-        reads stalls once the buffers are full: read the output before (or while)
-        awaiting :meth:`wait`.
-
-        Raises:
-            ClosedError: The output was already taken, or the execution was closed.
-            ContainerError: The output stream broke off.
-        """
-        return self._lines(self._take_output())
-
-    def output_blocks(self) -> AsyncIterator[str]:
-        """The lines of :meth:`output` as each read of the stream completes them, in
-        one string, each line ending in ``\\n``. Cheaper per line for a fast reader."""
-        return self._blocks(self._take_output())
-
-    def _take_output(self) -> AttachStream:
-        self._check_open()
-        if self._output_taken or self._attached is None:
-            raise ClosedError("the output of this execution can be read only once")
-        self._output_taken = True
-        return self._attached
-
-    async def _blocks(self, stream: AttachStream) -> AsyncGenerator[str, None]:
-        try:
-            async with contextlib.aclosing(stream.blocks()) as blocks:
-                async for block in blocks:
-                    yield block
-        finally:
-            self._detach()
-
-    async def _lines(self, stream: AttachStream) -> AsyncIterator[str]:
-        async with contextlib.aclosing(self._blocks(stream)) as blocks:
-            async for block in blocks:
-                for line in block.split("\n")[:-1]:
-                    yield line
-
-    def _detach(self) -> None:
-        stream, self._attached = self._attached, None
-        if stream is not None:
-            stream.close()
-
-    async def wait(self) -> int:
-        """Wait until the container exits and return the job's exit code."""
-        if self._exit_code is None:
-            self._check_open()
-            with docker_errors("waiting for the job's container"):
-                status = await self._container.wait()
-            self._exit_code = int(status["StatusCode"])
-        return self._exit_code
-
-    async def kill(self) -> None:
-        """Kill the container now (SIGKILL). Does nothing once it has ended or is gone."""
-        if self._closed:
-            return
-        try:
-            await self._container.kill()
-        except DockerError as exc:
-            if exc.status in (NOT_FOUND, CONFLICT):  # not running, or already removed
-                return
-            raise translate(exc, "killing the job's container") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise translate(exc, "killing the job's container") from exc
-
-    async def collect(self, destination: Path) -> CollectedOutputs:
-        """Copy results and checkpoints into the new folder ``destination``.
-
-        ``/opt/ml/model`` lands in ``destination / "model"`` and the checkpoint folder in
-        ``destination / "checkpoints"``, with the policy of
-        :func:`~braket_async._archives.extract_tree`: what it refuses (links leaving the
-        folder, devices, ...) is named in the result, everything else is copied. A
-        folder the job started with empty and left untouched (its lstat, modification
-        time included, is unchanged) is made empty without an archive call; the folders
-        and the failure file are fetched concurrently.
-        """
-        self._check_open()
-        destination = Path(destination)
-        await anyio.to_thread.run_sync(
-            functools.partial(destination.mkdir, parents=True, exist_ok=True)
-        )
-        folders = []
-        for name, (container_path, _) in self._folders.items():
-            folder = FolderCopy(container_path, destination / name, name)
-            folder.baseline = self._baselines.get(name)
-            folders.append(folder)
-        return await self._files.collect(folders, FAILURE_PATH)
-
-    async def aclose(self) -> None:
-        """Force-remove the container and close its streams. Idempotent.
-
-        The removal runs to its end even if the caller is cancelled meanwhile (by anyio
-        or by ``Task.cancel()``); the cancellation is re-raised afterwards.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        self._runtime._forget(self)
-        with anyio.CancelScope(shield=True):
-            await finish(self._remove())
-
-    async def _remove(self) -> None:
-        self._files.release_all()
-        self._detach()
-        await delete_container(self._container)
-        logger.debug("job %s: container %s removed", self._spec.job_name, self.container_id[:12])
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClosedError("this job's container was already removed")
-
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        if not getattr(self, "_closed", True):
-            _warn(
-                f"job container {self._container.id[:12]} was never removed (call aclose())",
-                ResourceWarning,
-                source=self,
-                stacklevel=2,
-            )
+def rebuilt_runtime(
+    *,
+    image_uri: str | None,
+    network_mode: str,
+    docker_url: str | None,
+    api_version: str,
+    images: dict[str, dict[str, Any]],
+) -> DockerRuntime:
+    """A :class:`DockerRuntime` as :meth:`DockerRuntime.supervisor_config` describes it
+    (the creator tried image updates already)."""
+    runtime = DockerRuntime(
+        image_uri=image_uri,
+        network_mode=network_mode,
+        local_container_update=False,
+        docker_url=docker_url,
+    )
+    runtime._api_version = api_version
+    runtime._images = {image: ImageFacts.from_json(facts) for image, facts in images.items()}
+    return runtime

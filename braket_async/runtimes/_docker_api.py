@@ -39,7 +39,6 @@ __all__ = [
     "docker_errors",
     "error_text",
     "extract_spooled",
-    "image_python_path",
     "missing_image",
     "open_get",
     "read_failure_reason",
@@ -150,23 +149,6 @@ def read_failure_reason(spool: IO[bytes]) -> str | None:
                 return first.decode("utf-8", errors="replace").strip() or None
     except tarfile.TarError as exc:
         raise ContainerError(f"unreadable archive of the failure file: {exc}") from exc
-    return None
-
-
-async def image_python_path(docker: aiodocker.Docker, image: str) -> str | None:
-    """The ``PYTHONPATH`` the image sets, if any (a container's own ``Env`` replaces it)."""
-    try:
-        info = await docker.images.inspect(image)
-    except DockerError as exc:
-        if exc.status == NOT_FOUND:
-            raise missing_image(image, exc.message) from exc
-        raise translate(exc, f"inspecting image {image}") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise translate(exc, f"inspecting image {image}") from exc
-    for entry in (info.get("Config") or {}).get("Env") or []:
-        key, _, value = entry.partition("=")
-        if key == "PYTHONPATH":
-            return value or None
     return None
 
 

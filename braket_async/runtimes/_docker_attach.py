@@ -16,7 +16,7 @@ it (aiodocker is pinned in ``pyproject.toml``).
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Final
 
 import aiodocker
@@ -29,6 +29,7 @@ from ._resting import BUFFER_LIMIT, COALESCE_SECONDS, RestingBuffer
 __all__ = ["BUFFER_LIMIT", "COALESCE_SECONDS", "AttachStream", "FrameReader", "open_attach"]
 
 _HEADER: Final = struct.Struct(">BxxxL")
+_SENDING = "sending the job's files to its container"
 
 Frame = tuple[int, bytes]  # (1 stdout or 2 stderr, payload)
 
@@ -81,11 +82,35 @@ class FrameReader(RestingBuffer[Frame]):
 
 
 class AttachStream:
-    """The stdout and stderr of one container, from an attach made before its start."""
+    """The stdout and stderr of one container, from an attach made before its start, and
+    its stdin when attached with it."""
 
     def __init__(self, response: aiohttp.ClientResponse, frames: FrameReader) -> None:
         self._response = response
         self._frames = frames
+
+    async def send(self, chunks: AsyncIterator[bytes]) -> None:
+        """Write ``chunks`` to the container's stdin, then close it (end of file).
+
+        Writes wait while the daemon does not take more (the connection's flow control),
+        so a big input never sits in memory. Only for a stream attached with ``stdin``.
+
+        Raises:
+            ContainerError, RuntimeUnavailableError: The connection broke off.
+        """
+        connection = self._response.connection
+        if connection is None or connection.transport is None:
+            raise translate(ConnectionResetError("the attach connection is closed"), _SENDING)
+        transport, protocol = connection.transport, connection.protocol
+        try:
+            async for chunk in chunks:
+                transport.write(chunk)
+                # aiohttp's flow control, as aiodocker's own stream writes do.
+                await protocol._drain_helper()  # type: ignore[union-attr]
+            # Half-closed: the daemon closes the container's stdin (StdinOnce).
+            transport.write_eof()
+        except (aiohttp.ClientError, OSError) as exc:
+            raise translate(exc, _SENDING) from exc
 
     async def blocks(self) -> AsyncGenerator[str, None]:
         """The lines that each read completes, as one string each ending in ``\\n``
@@ -116,8 +141,10 @@ class AttachStream:
         self._response.close()
 
 
-async def open_attach(docker: aiodocker.Docker, container_id: str) -> AttachStream:
-    """Attach to the container's stdout and stderr (not stdin, no earlier output).
+async def open_attach(
+    docker: aiodocker.Docker, container_id: str, *, stdin: bool = False
+) -> AttachStream:
+    """Attach to the container's stdout and stderr (and stdin if asked; no earlier output).
 
     Raises what :meth:`aiodocker.Docker._do_query` raises (``DockerError``,
     ``aiohttp.ClientError``); the caller translates.
@@ -125,7 +152,7 @@ async def open_attach(docker: aiodocker.Docker, container_id: str) -> AttachStre
     response: aiohttp.ClientResponse = await docker._do_query(
         f"containers/{container_id}/attach",
         "POST",
-        params={"stdin": 0, "stdout": 1, "stderr": 1, "stream": 1, "logs": 0},
+        params={"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1, "logs": 0},
         headers={"Connection": "Upgrade", "Upgrade": "tcp"},
         timeout=None,
         read_until_eof=False,

@@ -2,12 +2,14 @@
 
 On many engines every archive ``GET`` or ``PUT`` starts a helper process on the daemon's
 side (tens of milliseconds), while a ``HEAD`` of the same endpoint is a plain ``lstat``
-(about one). So a folder that was empty when the job started is looked at first: if its
-``lstat`` is what it was right after the job's files were copied in (same folder, same
-modification time to the nanosecond), the job made nothing in it, and no archive is
-fetched. Anything else (a changed time, a link, a missing folder, an error) takes the
-``GET`` and the extraction policy of :func:`~braket_async._archives.extract_tree`, which
-never follows a link the job made and writes only inside its target.
+(about one). So a folder that was empty when the job started is looked at first. The
+job's files are staged with every folder's modification time at the epoch (0), which
+unpacking them keeps: a folder that is still a folder (not a link) with that time is the
+one the job started with, and it made nothing in it (adding, removing or renaming an
+entry sets the time to now), so no archive is fetched. Anything else (a changed time, a
+link, a missing folder, an error) takes the ``GET`` and the extraction policy of
+:func:`~braket_async._archives.extract_tree`, which never follows a link the job made
+and writes only inside its target.
 
 The folders are copied concurrently, and the failure file with them.
 """
@@ -41,6 +43,10 @@ T = TypeVar("T")
 
 # Archives are spooled to a temporary file in pieces of this size (one thread hop each).
 _SPOOL_CHUNK: Final = 1 << 20
+# An lstat as the daemon gives it: Go's file mode bits, the time in RFC 3339.
+_MODE_DIR: Final = 1 << 31
+_MODE_SYMLINK: Final = 1 << 27
+_EPOCH: Final = "1970-01-01T00:00:00"
 
 
 def empty_at_start(folder: str, paths: Iterable[PurePosixPath]) -> bool:
@@ -50,15 +56,16 @@ def empty_at_start(folder: str, paths: Iterable[PurePosixPath]) -> bool:
 
 
 class FolderCopy:
-    """One folder to copy out: where it is in the container, where it goes, and (for a
-    folder the job started with empty) its ``lstat`` right after the job's files went in.
-    """
+    """One folder to copy out: where it is in the container, where it goes, and whether
+    the job started with it empty."""
 
-    def __init__(self, container_path: str, destination: Path, label: str) -> None:
+    def __init__(
+        self, container_path: str, destination: Path, label: str, *, empty_at_start: bool
+    ) -> None:
         self.container_path = container_path
         self.destination = destination
         self.label = label
-        self.baseline: dict[str, Any] | None = None
+        self.empty_at_start = empty_at_start
 
 
 class ContainerFiles:
@@ -75,10 +82,18 @@ class ContainerFiles:
 
     async def unchanged(self, folder: FolderCopy) -> bool:
         """Whether ``folder`` is still the empty folder the job started with."""
-        if folder.baseline is None:
+        if not folder.empty_at_start:
             return False
-        now = await self.stat(folder.container_path)
-        return now is not None and now == folder.baseline
+        stat = await self.stat(folder.container_path)
+        if stat is None:
+            return False
+        mode = stat.get("mode")
+        return (
+            isinstance(mode, int)
+            and bool(mode & _MODE_DIR)
+            and not mode & _MODE_SYMLINK
+            and str(stat.get("mtime", "")).startswith(_EPOCH)
+        )
 
     async def collect(self, folders: list[FolderCopy], failure_path: str) -> CollectedOutputs:
         """Copy each folder into its destination and read the failure file, concurrently.

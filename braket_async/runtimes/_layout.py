@@ -55,15 +55,23 @@ def _same(path: str) -> str:
     return path
 
 
-def bootstrap_command(python: str, rebase: Callable[[str], str] = _same) -> list[str]:
+def bootstrap_command(
+    python: str, rebase: Callable[[str], str] = _same, *, files_from_stdin: bool = False
+) -> list[str]:
     """The command that starts a job's bootstrap (before its ``--ml-root`` and options).
 
     The bootstrap is imported from its folder rather than run as a script: a script is
     compiled at every start, an imported module is read from its cached bytecode (where
-    the folder allows one, as the process runtime's shared library does).
+    the folder allows one, as the process runtime's shared library does). With
+    ``files_from_stdin``, the job's files (the bootstrap's too) arrive first on standard
+    input (:mod:`._file_stream`) and are unpacked by the same interpreter.
     """
     folder = os.path.dirname(rebase(BOOTSTRAP_PATH))
     stub = f"import sys; sys.path.insert(0, {folder!r}); import _bootstrap; _bootstrap.run()"
+    if files_from_stdin:
+        from ._file_stream import UNPACK
+
+        stub = UNPACK + stub
     return [python, "-c", stub]
 
 

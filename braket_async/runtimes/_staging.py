@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import os
 import shutil
+import stat
 import tarfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -55,6 +57,30 @@ class TreeEntry:
     source: Path | None = None
     data: bytes | None = None
     link: str | None = None
+    #: Keep the ``__pycache__`` folders of ``source`` (only the in-job library's: their
+    #: bytecode spares each job compiling it; a user's caches may be stale).
+    caches: bool = False
+
+
+@attrs.frozen
+class TreeItem:
+    """One file, folder or link of the tree, as every writer of the tree sees it."""
+
+    kind: str  # "dir", "file" or "link"
+    path: PurePosixPath
+    mode: int = 0o777
+    mtime: int = 0  # staged folders have the epoch: see _docker_files.py
+    size: int = 0
+    source: Path | None = None  # a file's contents, or
+    data: bytes | None = None
+    link: str = ""
+
+    def open(self) -> BinaryIO:
+        """A file's contents (blocking)."""
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        assert self.source is not None
+        return open(self.source, "rb")
 
 
 @attrs.frozen
@@ -65,56 +91,101 @@ class JobTree:
 
     def write_to(self, root: Path) -> None:
         """Create the tree under the local folder ``root`` (blocking)."""
+        for item in self.items():
+            target = root / item.path.relative_to("/")
+            if item.kind == "dir":
+                target.mkdir(parents=True, exist_ok=True)
+            elif item.kind == "link":
+                target.symlink_to(item.link)
+            elif item.data is not None:
+                target.write_bytes(item.data)
+            else:
+                assert item.source is not None
+                shutil.copy2(item.source, target)
+
+    def items(self) -> Iterator[TreeItem]:
+        """Every folder, file and link of the tree, each folder before what is in it
+        (blocking: source folders are walked; links in them are kept as links, other
+        special files are left out)."""
+        folders: set[PurePosixPath] = set()
         for entry in self.entries:
-            target = root / entry.path.relative_to("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
+            for parent in reversed(entry.path.parents[:-1]):
+                if parent not in folders:
+                    folders.add(parent)
+                    yield TreeItem("dir", parent)
             if entry.link is not None:
-                target.symlink_to(entry.link)
+                yield TreeItem("link", entry.path, mode=0o777, link=entry.link)
             elif entry.data is not None:
-                target.write_bytes(entry.data)
-            elif entry.source is not None and entry.source.is_dir():
-                shutil.copytree(
-                    entry.source,
-                    target,
-                    symlinks=True,
-                    dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(*_SKIPPED_NAMES),
+                yield TreeItem(
+                    "file", entry.path, mode=0o644, size=len(entry.data), data=entry.data
                 )
             elif entry.source is not None:
-                shutil.copy2(entry.source, target)
-            else:
-                target.mkdir(parents=True, exist_ok=True)
+                if entry.caches:
+                    _fresh_bytecode(entry.source)
+                yield from _source_items(entry.source, entry.path, entry.caches)
+            elif entry.path not in folders:
+                folders.add(entry.path)
+                yield TreeItem("dir", entry.path)
 
     def write_tar(self, output: BinaryIO) -> None:
         """Write the tree to ``output`` as an uncompressed tar archive rooted at ``/``
         (blocking; ``output`` is written in order, never sought)."""
-        folders: set[str] = set()
         with tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT) as archive:
-            for entry in self.entries:
-                for parent in reversed(entry.path.parents[:-1]):
-                    _add_folder(archive, parent, folders)
-                name = str(entry.path.relative_to("/"))
-                if entry.link is not None:
-                    info = tarfile.TarInfo(name)
-                    info.type = tarfile.SYMTYPE
-                    info.linkname = entry.link
+            for item in self.items():
+                info = tarfile.TarInfo(str(item.path.relative_to("/")))
+                info.mode = item.mode
+                info.mtime = item.mtime
+                if item.kind == "dir":
+                    info.type = tarfile.DIRTYPE
                     archive.addfile(info)
-                elif entry.data is not None:
-                    info = tarfile.TarInfo(name)
-                    info.size = len(entry.data)
-                    info.mode = 0o644
-                    archive.addfile(info, io.BytesIO(entry.data))
-                elif entry.source is not None:
-                    archive.add(entry.source, arcname=name, filter=_skip_caches)
+                elif item.kind == "link":
+                    info.type = tarfile.SYMTYPE
+                    info.linkname = item.link
+                    archive.addfile(info)
                 else:
-                    _add_folder(archive, entry.path, folders)
+                    info.size = item.size
+                    with item.open() as contents:
+                        archive.addfile(info, contents)
+
+
+@functools.cache
+def _fresh_bytecode(folder: Path) -> None:
+    """Bring the bytecode caches of ``folder`` up to date, once per process (blocking).
+
+    They are this interpreter's: an image with the same Python version uses them, any
+    other ignores them. A folder that cannot be written is left as it is.
+    """
+    import compileall
+
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(folder, quiet=2)
+
+
+def _source_items(source: Path, path: PurePosixPath, caches: bool) -> Iterator[TreeItem]:
+    """A local file or folder (walked, sorted, links not followed) as tree items."""
+    status = source.lstat()
+    if stat.S_ISLNK(status.st_mode):
+        yield TreeItem("link", path, mode=0o777, link=os.readlink(source))
+    elif stat.S_ISREG(status.st_mode):
+        mode, mtime = stat.S_IMODE(status.st_mode), int(status.st_mtime)
+        yield TreeItem("file", path, mode=mode, mtime=mtime, size=status.st_size, source=source)
+    elif stat.S_ISDIR(status.st_mode):
+        mode, mtime = stat.S_IMODE(status.st_mode), int(status.st_mtime)
+        yield TreeItem("dir", path, mode=mode, mtime=mtime)
+        for name in sorted(os.listdir(source)):
+            if caches or name not in _SKIPPED_NAMES:
+                yield from _source_items(source / name, path / name, caches)
 
 
 @contextlib.asynccontextmanager
 async def tar_stream(
-    tree: JobTree, *, chunk_size: int = 1 << 20
+    tree: JobTree,
+    *,
+    chunk_size: int = 1 << 20,
+    write: Callable[[JobTree, BinaryIO], None] = JobTree.write_tar,
 ) -> AsyncIterator[AsyncIterator[bytes]]:
-    """The tree as a tar archive, as an iterator of chunks of at most ``chunk_size`` bytes.
+    """The tree as a tar archive (or as ``write`` writes it), as an iterator of chunks of
+    at most ``chunk_size`` bytes.
 
     A worker thread writes the archive into a pipe that the iterator reads, so memory
     stays at a few chunks whatever the tree's size, and the thread waits while nobody
@@ -143,11 +214,11 @@ async def tar_stream(
         os.close(write_end)
         raise
 
-    def write() -> None:
+    def write_all() -> None:
         with os.fdopen(write_end, "wb", buffering=chunk_size) as output:
-            tree.write_tar(output)
+            write(tree, output)
 
-    writer = asyncio.ensure_future(asyncio.to_thread(write))
+    writer = asyncio.ensure_future(asyncio.to_thread(write_all))
     # Retrieved here too: a cancelled owner may stop waiting for the writer, whose
     # BrokenPipeError is then expected, not an unhandled error.
     writer.add_done_callback(lambda done: done.cancelled() or done.exception())
@@ -169,25 +240,6 @@ async def tar_stream(
         await asyncio.shield(writer)
 
 
-def _add_folder(archive: tarfile.TarFile, path: PurePosixPath, added: set[str]) -> None:
-    name = str(path.relative_to("/"))
-    if name == "." or name in added:
-        return
-    added.add(name)
-    info = tarfile.TarInfo(name)
-    info.type = tarfile.DIRTYPE
-    info.mode = 0o777  # the job may run as any user of the image
-    archive.addfile(info)
-
-
-def _skip_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    if _SKIPPED_NAMES.intersection(PurePosixPath(info.name).parts):
-        return None
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
-
-
 def in_job_library(linked: bool = False) -> Iterator[TreeEntry]:
     """The stdlib-only in-job API and bootstrap, as a ``braket_async`` package stub.
 
@@ -199,7 +251,7 @@ def in_job_library(linked: bool = False) -> Iterator[TreeEntry]:
     if linked:
         yield TreeEntry(package / "jobs", link=str(_IN_JOB_LIBRARY))
     else:
-        yield TreeEntry(package / "jobs", source=_IN_JOB_LIBRARY)
+        yield TreeEntry(package / "jobs", source=_IN_JOB_LIBRARY, caches=True)
 
 
 def job_tree(spec: JobSpec, *, link_library: bool = False) -> JobTree:

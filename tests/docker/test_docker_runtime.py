@@ -253,13 +253,13 @@ async def test_environment_arrives_and_secrets_stay_off_command_lines(
     )
     assert secret not in visible
     assert config["Cmd"] == [
-        *bootstrap_command("python3"),
+        *bootstrap_command("python3", files_from_stdin=True),
         "--ml-root",
         "/opt/ml",
         "--relay-output",
     ]
     assert "/opt/braket_async/lib/braket_async/jobs" in config["Cmd"][2]
-    assert config["WorkingDir"] == "/opt/ml/code"
+    assert config["WorkingDir"] == ""  # the bootstrap goes there (cwd above)
     assert config["Labels"][JOB_LABEL] == spec.job_name
     assert config["Labels"][JOB_ARN_LABEL] == spec.job_arn
     assert info["HostConfig"]["NetworkMode"] == "none"
@@ -431,9 +431,10 @@ async def test_update_without_a_registry_runs_the_local_image_and_tries_once(
     caplog.set_level(logging.INFO, logger="braket_async.runtimes._docker")
     # The test image under a name whose registry is a closed port on loopback: the
     # update attempt fails there at once, and never looks a registry up elsewhere.
-    repository = f"{LOOPBACK_REGISTRY}/braket-async-test"
-    await docker.images.tag(TEST_IMAGE, repo=repository, tag="python3")
-    runtime = DockerRuntime(image_uri=f"{repository}:python3", local_container_update=True)
+    # A tag of its own: updates are tried once per image and process.
+    repository, tag = f"{LOOPBACK_REGISTRY}/braket-async-test", f"once-{secrets.token_hex(4)}"
+    await docker.images.tag(TEST_IMAGE, repo=repository, tag=tag)
+    runtime = DockerRuntime(image_uri=f"{repository}:{tag}", local_container_update=True)
     runtime.pull_timeout = 5.0
     async with runtime:
         for i in range(2):
@@ -443,6 +444,11 @@ async def test_update_without_a_registry_runs_the_local_image_and_tries_once(
             assert record.lines == [f"run {i}"]
     attempts = [r for r in caplog.records if "could not update image" in r.getMessage()]
     assert len(attempts) == 1  # no registry here: one failed attempt, then the local image
+    async with DockerRuntime(image_uri=f"{repository}:{tag}") as another:
+        await another.prepare(jobs.spec("pass"))
+    attempts = [r for r in caplog.records if "could not update image" in r.getMessage()]
+    assert len(attempts) == 1  # nor again for another runtime of this process
+    await docker.images.delete(f"{repository}:{tag}")
 
 
 async def test_failure_after_create_removes_the_container(
@@ -478,6 +484,42 @@ async def test_the_images_python_path_is_kept(
     ):
         record = await run_job(runtime, spec, tmp_path / "out")
     assert record.lines == ["from the image", "/opt/braket_async/lib:/extra"]
+
+
+@pytest.mark.parametrize("user", ["", "65534"])
+async def test_the_job_gets_its_files_whatever_user_the_image_runs_as(
+    jobs: JobFactory, docker: aiodocker.Docker, tmp_path: Path, user: str
+) -> None:
+    # Root images unpack the job's files from stdin; others get them through the archive
+    # API before the start (a non-root user could not write them where they go).
+    (tmp_path / "input.txt").write_text("input data")
+    spec = jobs.spec(
+        """
+        import json, os, sys
+        from braket_async.jobs import save_job_result
+        print("uid", os.getuid(), "cwd", os.getcwd(), "stdin", repr(sys.stdin.read()))
+        print(open(os.environ["AMZN_BRAKET_INPUT_DIR"] + "/input/input.txt").read())
+        os.makedirs("/opt/ml/model/deep", exist_ok=True)
+        open("/opt/ml/model/deep/out.txt", "w").write("written")
+        save_job_result({"user": os.getuid()})
+        """,
+        input_data={"input": tmp_path / "input.txt"},
+    )
+    change = f"USER {user}" if user else "ENV UNUSED=1"
+    async with (
+        derived_image(docker, change) as image,
+        DockerRuntime(image_uri=image, local_container_update=False) as runtime,
+    ):
+        await runtime.prepare(spec)
+        record = await run_job(runtime, spec, tmp_path / "out")
+    uid = int(user or "0")
+    assert record.exit_code == 0, record.lines
+    # Nothing of how the files came is left on the job's standard input.
+    assert record.lines[:2] == [f"uid {uid} cwd /opt/ml/code stdin ''", "input data"]
+    assert (record.results / "deep" / "out.txt").read_text() == "written"
+    assert json.loads((record.results / "results.json").read_text())["dataDictionary"] == {
+        "user": uid
+    }
 
 
 async def test_collect_copes_with_folders_the_job_removed(jobs: JobFactory, run: Run) -> None:

@@ -37,9 +37,14 @@ from typing import Any
 
 __all__ = ["MAX_REQUEST_BYTES", "launch", "main", "restart"]
 
-#: What every supervisor runs on, loaded here once: the supervisor, and the worker
-#: threads of ``asyncio.to_thread`` (loaded on first use otherwise).
-_PRELOADED = ("braket_async.local._supervisor", "concurrent.futures.thread")
+#: What every supervisor runs on, loaded here once: the supervisor, and what is loaded on
+#: first use otherwise (the worker threads of ``asyncio.to_thread``, anyio's asyncio
+#: backend: about 20 ms of each supervisor's start).
+_PRELOADED = (
+    "braket_async.local._supervisor",
+    "concurrent.futures.thread",
+    "anyio._backends._asyncio",
+)
 #: The largest request: arguments and a whole environment.
 MAX_REQUEST_BYTES = 1 << 20
 _DESCRIPTORS = 4  # stdin, stdout, stderr, the job's lock
@@ -52,6 +57,9 @@ def main() -> int:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     for module in _PRELOADED:
         importlib.import_module(module)
+    # The in-job library's bytecode, brought up to date once for every job of this
+    # process (its jobs use it through a link, or get it shipped into their container).
+    importlib.import_module("braket_async.runtimes._staging").library_bytecode()
     _freeze()
     requests = socket.socket(fileno=0)
     while True:

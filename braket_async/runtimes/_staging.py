@@ -121,7 +121,7 @@ class JobTree:
                 )
             elif entry.source is not None:
                 if entry.caches:
-                    _fresh_bytecode(entry.source)
+                    _fresh_bytecode(entry.source)  # done already in a supervisor
                 yield from _source_items(entry.source, entry.path, entry.caches)
             elif entry.path not in folders:
                 folders.add(entry.path)
@@ -146,6 +146,11 @@ class JobTree:
                     info.size = item.size
                     with item.open() as contents:
                         archive.addfile(info, contents)
+
+
+def library_bytecode() -> None:
+    """Bring the in-job library's bytecode up to date (blocking; once per process)."""
+    _fresh_bytecode(_IN_JOB_LIBRARY)
 
 
 @functools.cache

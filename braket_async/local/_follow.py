@@ -42,7 +42,7 @@ __all__ = ["current_record", "follow_log", "is_job_folder"]
 
 #: How long a follower in another process waits between looks at a job's files.
 POLL_SECONDS = 0.2
-_READ_SIZE = 1 << 22
+_READ_SIZE = 1 << 18
 _OFFICIAL_SDK_FILES = ("log.txt", "results.json")
 
 

@@ -5,8 +5,10 @@ header: stream number, three zero bytes, big-endian length; then the payload). A
 that prints many short lines makes many small frames; handing them over one by one (a
 queue item and a wake-up each) costs more than splitting the lines. Here every piece the
 socket delivers is cut into frames at once, and a reader takes all frames that arrived
-since its last read in one step, the socket resting briefly after each piece and pausing
-while the reader is behind (:class:`~._resting.RestingBuffer`).
+since its last read in one step, the socket pausing while the reader is behind
+(:class:`~._resting.RestingBuffer`). It does not rest after each piece: the bootstrap's
+relay in the container (``jobs/_relay.py``) already sends what a millisecond of printing
+made in one write.
 
 aiohttp gives no public way to read an upgraded connection: the frame splitter is
 installed as the connection's payload parser, the way aiodocker's own ``Stream`` does
@@ -51,7 +53,7 @@ class FrameReader(RestingBuffer[Frame]):
             if protocol._reading_paused:
                 protocol.resume_reading()
 
-        super().__init__(pause, resume)
+        super().__init__(pause, resume, rest_seconds=0.0)  # the relay rested already
         self._buffer = bytearray()
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:

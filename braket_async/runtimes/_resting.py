@@ -35,9 +35,17 @@ class RestingBuffer(Generic[T]):
     Args:
         pause: Stop reading the transport (may be called while paused).
         resume: Read the transport again (may be called while reading).
+        rest_seconds: How long the transport rests after each piece (0: until the
+            loop's next turn).
     """
 
-    def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        pause: Callable[[], None],
+        resume: Callable[[], None],
+        rest_seconds: float = COALESCE_SECONDS,
+    ) -> None:
+        self._rest_seconds = rest_seconds
         self._pause = pause
         self._resume_transport = resume
         self._ready: list[T] = []
@@ -63,7 +71,7 @@ class RestingBuffer(Generic[T]):
             self.filled.set()
         if self._resting is None and not self._eof:
             self.rested.clear()
-            self._resting = asyncio.get_running_loop().call_later(COALESCE_SECONDS, self._rested)
+            self._resting = asyncio.get_running_loop().call_later(self._rest_seconds, self._rested)
         self._pause()
         self._wake()
 

@@ -1,9 +1,10 @@
 """The Docker daemon's API as the runtime uses it: calls that need care, and the one
 boundary where aiodocker's and aiohttp's errors become :mod:`braket_async.errors`.
 
-aiodocker's private ``_do_query`` is used in one place only, :func:`open_get`: its public
-``get_archive()`` holds a whole archive in memory. The aiodocker version is capped in
-``pyproject.toml`` for that reason.
+aiodocker's private ``_do_query`` is used where its public API falls short:
+:func:`open_get` (its public ``get_archive()`` holds a whole archive in memory),
+:func:`stat_path` (no ``HEAD``) and ``_docker_attach.open_attach`` (the attach stream read
+in big pieces). The aiodocker version is capped in ``pyproject.toml`` for that reason.
 """
 
 from __future__ import annotations

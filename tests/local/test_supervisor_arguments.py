@@ -26,5 +26,5 @@ def test_the_launchers_command_lines() -> None:
     ],
 )
 def test_anything_else_is_refused_with_the_usage(argv: list[str]) -> None:
-    with pytest.raises(SystemExit, match="usage: python -m braket_async.local._supervisor"):
+    with pytest.raises(SystemExit, match=r"usage: python -m braket_async\.local\._supervisor"):
         _arguments(argv)

@@ -176,16 +176,14 @@ class DockerRuntime(JobRuntime):
                 logger.debug(
                     "job %s: container %s from %s", spec.job_name, container.id[:12], image
                 )
-                if from_stdin:
-                    await execution.attach(stdin=True)
-                    with docker_errors("starting the job's container"):
-                        await container.start()
-                    await execution.send(archive)
-                else:
-                    await execution.attach(stdin=False)
+                await execution.attach(stdin=from_stdin)
+                if not from_stdin:
                     await execution.fill(archive)
-                    with docker_errors("starting the job's container"):
-                        await container.start()
+                with docker_errors("starting the job's container"):
+                    await container.start()
+                execution.started()
+                if from_stdin:
+                    await execution.send(archive)
         except BaseException:
             if execution is not None:
                 await execution.aclose()

@@ -17,8 +17,9 @@ it (aiodocker is pinned in ``pyproject.toml``).
 
 from __future__ import annotations
 
+import asyncio
 import struct
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import Any, Final
 
 import aiodocker
@@ -91,15 +92,35 @@ class AttachStream:
         self._response = response
         self._frames = frames
 
-    async def send(self, chunks: AsyncIterator[bytes]) -> None:
+    async def send(self, chunks: AsyncIterator[bytes], *, until: Awaitable[object]) -> bool:
         """Write ``chunks`` to the container's stdin, then close it (end of file).
 
         Writes wait while the daemon does not take more (the connection's flow control),
         so a big input never sits in memory. Only for a stream attached with ``stdin``.
+        Sending stops when ``until`` is done first (the container exited before it took
+        everything).
+
+        Returns:
+            Whether everything was sent.
 
         Raises:
             ContainerError, RuntimeUnavailableError: The connection broke off.
         """
+        sending = asyncio.ensure_future(self._send(chunks))
+        ended = asyncio.ensure_future(until)
+        try:
+            await asyncio.wait({sending, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            if not sending.done():
+                sending.cancel()
+            await asyncio.wait({sending})
+        if sending.cancelled():
+            return False
+        sending.result()
+        return True
+
+    async def _send(self, chunks: AsyncIterator[bytes]) -> None:
         connection = self._response.connection
         if connection is None or connection.transport is None:
             raise translate(ConnectionResetError("the attach connection is closed"), _SENDING)
@@ -137,16 +158,28 @@ class AttachStream:
         if last:
             yield last
 
-    def close(self) -> None:
-        """Close the connection. Idempotent."""
+    def close(self, *, abort: bool = False) -> None:
+        """Close the connection. Idempotent.
+
+        ``abort``: drop what was written and not yet sent (a closing connection would
+        otherwise wait for a daemon that no longer reads it).
+        """
         self._frames.stop_resting()
+        connection = self._response.connection
+        if abort and connection is not None and connection.transport is not None:
+            connection.transport.abort()
         self._response.close()
 
 
 async def open_attach(
     docker: aiodocker.Docker, container_id: str, *, stdin: bool = False
 ) -> AttachStream:
-    """Attach to the container's stdout and stderr (and stdin if asked; no earlier output).
+    """Attach to the container's stdout and stderr (no earlier output), or, with
+    ``stdin``, to its stdin alone.
+
+    Stdin gets a connection of its own: on one shared with the output, a container that
+    exits before it read all of its stdin leaves the daemon holding the connection (and
+    so the end of the output) for minutes; a connection of its own is simply closed.
 
     Raises what :meth:`aiodocker.Docker._do_query` raises (``DockerError``,
     ``aiohttp.ClientError``); the caller translates.
@@ -154,7 +187,13 @@ async def open_attach(
     response: aiohttp.ClientResponse = await docker._do_query(
         f"containers/{container_id}/attach",
         "POST",
-        params={"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1, "logs": 0},
+        params={
+            "stdin": int(stdin),
+            "stdout": int(not stdin),
+            "stderr": int(not stdin),
+            "stream": 1,
+            "logs": 0,
+        },
         headers={"Connection": "Upgrade", "Upgrade": "tcp"},
         timeout=None,
         read_until_eof=False,

@@ -5,6 +5,7 @@ Made by :class:`~._docker.DockerRuntime`, which creates, fills and starts the co
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -67,7 +68,9 @@ class DockerExecution:
             ),
         }
         self._exit_code: int | None = None
+        self._exited: asyncio.Future[dict[str, Any]] | None = None
         self._attached: AttachStream | None = None
+        self._stdin: AttachStream | None = None
         self._output_taken = False
         self._closed = False
 
@@ -77,20 +80,44 @@ class DockerExecution:
         return self._container.id
 
     async def attach(self, *, stdin: bool) -> None:
-        """Attach to stdout and stderr (and stdin); done before the start, as ``docker
-        run`` does, so that no output is missed."""
+        """Attach to stdout and stderr (and, on a connection of its own, stdin); done
+        before the start, as ``docker run`` does, so that no output is missed."""
         with docker_errors("attaching to the job's container"):
-            self._attached = await open_attach(self._docker, self._container.id, stdin=stdin)
+            self._attached = await open_attach(self._docker, self._container.id)
+            if stdin:
+                self._stdin = await open_attach(self._docker, self._container.id, stdin=True)
 
     async def fill(self, archive: AsyncIterator[bytes]) -> None:
         """Copy the job's files in with the archive API (before the start)."""
         with docker_errors("copying the job's files into its container"):
             await self._container.put_archive("/", archive)  # type: ignore[no-untyped-call]
 
+    def started(self) -> None:
+        """The container was started: watch for its exit from now on (one request)."""
+        self._exited = asyncio.ensure_future(self._container.wait())
+        # Retrieved even if no one awaits it (a start that failed right after).
+        self._exited.add_done_callback(lambda done: done.cancelled() or done.exception())
+
     async def send(self, archive: AsyncIterator[bytes]) -> None:
-        """Send the job's files through its standard input (after the start)."""
-        assert self._attached is not None
-        await self._attached.send(archive)
+        """Send the job's files through its standard input (after the start).
+
+        If the container exits before it took them all, the rest is not sent (the daemon
+        would hold it unread for minutes): its exit code says what went wrong.
+        """
+        assert self._stdin is not None
+        assert self._exited is not None
+        sent = False
+        try:
+            sent = await self._stdin.send(archive, until=asyncio.shield(self._exited))
+        finally:
+            stdin, self._stdin = self._stdin, None
+            stdin.close(abort=not sent)
+        if not sent:
+            logger.info(
+                "job %s: container %s ended before it took all of the job's files",
+                self._spec.job_name,
+                self.container_id[:12],
+            )
 
     def output(self) -> AsyncIterator[str]:
         """The job's stdout and stderr lines, live, until the container exits.
@@ -143,8 +170,12 @@ class DockerExecution:
         """Wait until the container exits and return the job's exit code."""
         if self._exit_code is None:
             self._check_open()
+            if self._exited is None:
+                self.started()
+            assert self._exited is not None
             with docker_errors("waiting for the job's container"):
-                status = await self._container.wait()
+                # Shielded: a waiter that gives up does not end the watch of the exit.
+                status = await asyncio.shield(self._exited)
             self._exit_code = int(status["StatusCode"])
         return self._exit_code
 
@@ -199,6 +230,11 @@ class DockerExecution:
     async def _remove(self) -> None:
         self._files.release_all()
         self._detach()
+        stdin, self._stdin = self._stdin, None
+        if stdin is not None:
+            stdin.close(abort=True)
+        if self._exited is not None and not self._exited.done():
+            self._exited.cancel()
         await delete_container(self._container)
         logger.debug("job %s: container %s removed", self._spec.job_name, self.container_id[:12])
 

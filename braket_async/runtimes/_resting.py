@@ -61,6 +61,8 @@ class RestingBuffer(Generic[T]):
         #: Set while the transport is not resting after a piece.
         self.rested = asyncio.Event()
         self.rested.set()
+        #: Set once the transport ended or failed (pieces may still wait to be read).
+        self.ended = asyncio.Event()
 
     def _arrived(self, pieces: list[T], size: int) -> None:
         """Keep ``pieces`` (``size`` bytes in all) for the reader; rest the transport."""
@@ -78,12 +80,14 @@ class RestingBuffer(Generic[T]):
     def feed_eof(self) -> None:
         """The transport ended."""
         self._eof = True
+        self.ended.set()
         self.stop_resting()
         self._wake()
 
     def set_exception(self, exc: BaseException, exc_cause: object = None) -> None:
         """The transport failed; :meth:`read` raises ``exc`` after the pieces before it."""
         self._error = exc
+        self.ended.set()
         self.stop_resting()
         self._wake()
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -464,6 +465,26 @@ async def test_failure_after_create_removes_the_container(
         await runtime.prepare(spec)
         with pytest.raises(ContainerError, match="python3"):
             await runtime.start(spec)
+        assert await job_containers(docker, spec.job_name) == []
+
+
+async def test_a_python_that_dies_before_reading_its_files_fails_the_job_cleanly(
+    jobs: JobFactory, docker: aiodocker.Docker, tmp_path: Path
+) -> None:
+    # The image's python3 exits at once, before it reads the job's files from its stdin:
+    # the job fails with its exit code, nothing is left and nothing waits for the rest.
+    (tmp_path / "big.bin").write_bytes(os.urandom(4 << 20))  # more than the buffers hold
+    spec = jobs.spec("print('never')", input_data={"big": tmp_path / "big.bin"})
+    files = {"/early/python3": b"#!/bin/sh\nexit 3\n"}
+    async with (
+        derived_image(docker, "ENV PATH=/early:/usr/bin:/bin", files) as image,
+        DockerRuntime(image_uri=image, local_container_update=False) as runtime,
+    ):
+        await runtime.prepare(spec)
+        with anyio.fail_after(30):  # the daemon would hold the rest unread for minutes
+            record = await run_job(runtime, spec, tmp_path / "out")
+        assert record.exit_code == 3
+        assert record.lines == []
         assert await job_containers(docker, spec.job_name) == []
 
 

@@ -99,6 +99,7 @@ async def derived_image(
                 for name, data in files.items():
                     info = tarfile.TarInfo(name.lstrip("/"))
                     info.size = len(data)
+                    info.mode = 0o755  # scripts among them can run
                     tar.addfile(info, io.BytesIO(data))
             await donor.put_archive("/", buffer.getvalue())
         await donor.commit(repository="braket-async-test", tag=tag, changes=changes)

@@ -6,7 +6,8 @@ a wake-up of the event loop (tens of microseconds), more than the lines themselv
 :class:`RestingBuffer` instead leaves its transport alone for :data:`COALESCE_SECONDS`
 after each piece: what arrives meanwhile waits in the kernel and comes in one read, and
 the reader takes all pieces that arrived since its last read in one step. A line that
-ends a quiet spell is read at once; the others wait at most that long.
+ends a quiet spell is read at once; the others wait at most that long. A big piece (a
+long line, a reader that fell behind) is followed by no rest: more is waiting anyway.
 
 Reading also pauses while more than :data:`BUFFER_LIMIT` bytes wait for the reader, as a
 pipe does, so a job nobody reads blocks instead of filling memory.
@@ -18,13 +19,16 @@ import asyncio
 from collections.abc import Callable
 from typing import Final, Generic, TypeVar
 
-__all__ = ["BUFFER_LIMIT", "COALESCE_SECONDS", "RestingBuffer"]
+__all__ = ["BIG_PIECE", "BUFFER_LIMIT", "COALESCE_SECONDS", "RestingBuffer"]
 
 #: Bytes that may wait for the reader before the transport is paused.
 BUFFER_LIMIT: Final = 1 << 20
 #: How long the transport rests after each piece, so that output arriving meanwhile
 #: comes in one read (and one wake-up of the reader).
 COALESCE_SECONDS: Final = 0.001
+#: Pieces at least this big come from a reader that is behind, not from a job printing
+#: short lines: the transport reads on without a rest.
+BIG_PIECE: Final = 1 << 16
 
 T = TypeVar("T")
 
@@ -71,10 +75,11 @@ class RestingBuffer(Generic[T]):
         self._full = self._size > BUFFER_LIMIT
         if self._full:
             self.filled.set()
-        if self._resting is None and not self._eof:
+            self._pause()
+        elif self._resting is None and not self._eof and size < BIG_PIECE:
             self.rested.clear()
             self._resting = asyncio.get_running_loop().call_later(self._rest_seconds, self._rested)
-        self._pause()
+            self._pause()
         self._wake()
 
     def feed_eof(self) -> None:

@@ -36,7 +36,7 @@ from ._docker_api import (
 )
 from ._docker_execution import DockerExecution
 from ._docker_images import ImageFacts, ImageUpdates, inspect_image
-from ._file_stream import write_stream
+from ._file_stream import UNPACK, write_stream
 from ._layout import ML_ROOT, bootstrap_command, job_environment
 from ._staging import JobTree, job_tree, tar_stream
 
@@ -196,7 +196,7 @@ class DockerRuntime(JobRuntime):
         environment = job_environment(spec)
         if facts.python_path:  # keep what the image puts on the path, after the in-job API
             environment["PYTHONPATH"] = f"{environment['PYTHONPATH']}:{facts.python_path}"
-        command = bootstrap_command("python3", files_from_stdin=files_from_stdin)
+        command = bootstrap_command("python3", prelude=UNPACK if files_from_stdin else "")
         return {
             "Image": image,
             # An image's own entry point (the official containers have one) would receive

@@ -56,23 +56,19 @@ def _same(path: str) -> str:
 
 
 def bootstrap_command(
-    python: str, rebase: Callable[[str], str] = _same, *, files_from_stdin: bool = False
+    python: str, rebase: Callable[[str], str] = _same, *, prelude: str = ""
 ) -> list[str]:
     """The command that starts a job's bootstrap (before its ``--ml-root`` and options).
 
     The bootstrap is imported from its folder rather than run as a script: a script is
     compiled at every start, an imported module is read from its cached bytecode (where
-    the folder allows one, as the process runtime's shared library does). With
-    ``files_from_stdin``, the job's files (the bootstrap's too) arrive first on standard
-    input (:mod:`._file_stream`) and are unpacked by the same interpreter.
+    the folder allows one, as the process runtime's shared library does). ``prelude``
+    runs first in the same interpreter (the Docker runtime's unpacks the job's files from
+    standard input: ``_file_stream.UNPACK``).
     """
     folder = os.path.dirname(rebase(BOOTSTRAP_PATH))
     stub = f"import sys; sys.path.insert(0, {folder!r}); import _bootstrap; _bootstrap.run()"
-    if files_from_stdin:
-        from ._file_stream import UNPACK
-
-        stub = UNPACK + stub
-    return [python, "-c", stub]
+    return [python, "-c", prelude + stub]
 
 
 def job_environment(spec: JobSpec, rebase: Callable[[str], str] = _same) -> dict[str, str]:

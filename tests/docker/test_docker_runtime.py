@@ -35,6 +35,7 @@ from braket_async.errors import (
 )
 from braket_async.runtimes._base import JobSpec
 from braket_async.runtimes._docker import JOB_ARN_LABEL, JOB_LABEL, DockerRuntime
+from braket_async.runtimes._file_stream import UNPACK
 from braket_async.runtimes._layout import bootstrap_command
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
@@ -254,7 +255,7 @@ async def test_environment_arrives_and_secrets_stay_off_command_lines(
     )
     assert secret not in visible
     assert config["Cmd"] == [
-        *bootstrap_command("python3", files_from_stdin=True),
+        *bootstrap_command("python3", prelude=UNPACK),
         "--ml-root",
         "/opt/ml",
         "--relay-output",

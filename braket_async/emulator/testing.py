@@ -22,6 +22,7 @@ import anyio.to_thread
 import attrs
 from botocore.config import Config  # type: ignore[import-untyped]
 
+from ..errors import RuntimeUnavailableError
 from ._endpoint import AwsEndpoint
 from ._faults import Faults
 from ._limits import RateLimits
@@ -62,8 +63,18 @@ def moto_server(*, port: int = 0) -> Iterator[str]:
 
     Yields its endpoint URL. moto keeps its state per process, so use fresh resource
     names (buckets) per test.
+
+    Raises:
+        RuntimeUnavailableError: moto is not installed (the message says how).
     """
-    from moto.server import ThreadedMotoServer
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise RuntimeUnavailableError(
+            "the emulator serves S3, CloudWatch Logs, STS and IAM through moto's server, "
+            "which is not installed: pip install 'braket-async[emulator]' (or pass "
+            "--aws-endpoint-url with one that runs)"
+        ) from exc
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -116,3 +117,24 @@ async def test_a_shell_with_only_the_printed_lines_runs_a_job(tmp_path: Path) ->
         process.send_signal(signal.SIGTERM)
         with anyio.fail_after(30):
             await process.wait()
+
+
+def test_without_moto_the_emulator_says_how_to_install_it(tmp_path: Path) -> None:
+    # A user who installed the package without the emulator extra: moto is not there.
+    hidden = tmp_path / "no-moto" / "moto"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'moto'\", name='moto')\n"
+    )
+    environment = clean_aws_environment()
+    environment["PYTHONPATH"] = str(hidden.parent)
+    result = subprocess.run(
+        [sys.executable, "-m", "braket_async", "emulator", "--port", "0"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
+    assert "pip install 'braket-async[emulator]'" in result.stderr

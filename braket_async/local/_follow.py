@@ -18,7 +18,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,11 +155,8 @@ async def follow_log(
     while True:
         batches = await asyncio.to_thread(reader.read)
         if batches is not None:
-            # Events are made as they are taken: short-lived objects are cheap for the
-            # garbage collector, a hundred thousand waiting in a list are not.
-            for logged, messages in batches:
-                for message in messages:
-                    yield LogEvent(logged, message, INSTANCE)
+            for event in _events(batches):
+                yield event
             continue
         if not wait:
             break
@@ -171,13 +168,20 @@ async def follow_log(
                 batches = await asyncio.to_thread(reader.read)
                 if batches is None:
                     break
-                for logged, messages in batches:
-                    for message in messages:
-                        yield LogEvent(logged, message, INSTANCE)
+                for event in _events(batches):
+                    yield event
                 continue
         await changed()
     for event in reader.rest():
         yield event
+
+
+def _events(batches: list[tuple[float, list[str]]]) -> Iterator[LogEvent]:
+    # Events are made as they are taken: short-lived objects are cheap for the garbage
+    # collector, a hundred thousand waiting in a list are not.
+    for logged, messages in batches:
+        for message in messages:
+            yield LogEvent(logged, message, INSTANCE)
 
 
 class _LogReader:

@@ -27,9 +27,9 @@ import aiohttp
 
 from ._docker_api import translate
 from ._output import LineSplitter
-from ._resting import BUFFER_LIMIT, COALESCE_SECONDS, RestingBuffer
+from ._resting import BUFFER_LIMIT, RestingBuffer
 
-__all__ = ["BUFFER_LIMIT", "COALESCE_SECONDS", "AttachStream", "FrameReader", "open_attach"]
+__all__ = ["BUFFER_LIMIT", "AttachStream", "FrameReader", "open_attach"]
 
 _HEADER: Final = struct.Struct(">BxxxL")
 _SENDING = "sending the job's files to its container"
@@ -41,8 +41,8 @@ class FrameReader(RestingBuffer[Frame]):
     """Cuts the raw attach stream into frames and keeps them until read.
 
     It takes the two places aiohttp's protocol feeds an upgraded connection into: the
-    payload parser (:meth:`feed_data`, :meth:`feed_eof`) and the payload
-    (:meth:`set_exception`, :meth:`is_eof`).
+    payload parser (:meth:`feed_data`, ``feed_eof``: what is left of an unfinished frame
+    then is dropped) and the payload (``set_exception``, ``is_eof``).
     """
 
     def __init__(self, protocol: Any) -> None:
@@ -78,10 +78,6 @@ class FrameReader(RestingBuffer[Frame]):
             del buffer[:offset]
         self._arrived(frames, size)
         return False, b""
-
-    def feed_eof(self) -> None:
-        """The connection ended (whatever is left of an unfinished frame is dropped)."""
-        super().feed_eof()
 
 
 class AttachStream:

@@ -23,7 +23,6 @@ from .._quantum_job import (
 )
 from .._shield import finish
 from .._states import JobState
-from ..config import CheckpointConfig
 from ..errors import (
     ConfigurationError,
     JobNotFoundError,
@@ -99,7 +98,7 @@ class LocalQuantumJob(QuantumJob):
         hyperparameters: Mapping[str, Any] | None = None,
         input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None = None,
         output_data_config: object | None = None,
-        checkpoint_config: CheckpointConfig | None = None,
+        checkpoint_config: object | None = None,
         aws_session: object | None = None,
         local_container_update: bool = True,
         *,
@@ -129,13 +128,21 @@ class LocalQuantumJob(QuantumJob):
                 runtime it is a ``ConfigurationError``, since nothing would use it).
             job_name: The job's name, ``^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$``. Default: a
                 unique name made from the runtime's name and the time.
-            code_location: Not used by local jobs (accepted for compatibility).
-            role_arn: Not used by local jobs (accepted for compatibility).
-            hyperparameters: Passed to the job as strings (``str()`` of each value).
+            code_location: Not used by local jobs; checked as for a remote job (an S3
+                URI), so that the same arguments create a remote job too.
+            role_arn: Not used by local jobs; checked as for a remote job.
+            hyperparameters: Passed to the job as strings (``str()`` of each value), by
+                the service's rules: at most 100, names of 1 to 256 characters, values
+                of 1 to 2,500 characters on one line.
             input_data: A local path (channel ``"input"``) or a dict of channel name to
-                local path.
-            output_data_config: Not used by local jobs (accepted for compatibility).
-            checkpoint_config: Where the job writes checkpoints inside the job.
+                local path. An S3 URI or ``S3DataSourceConfig`` is refused: a local job
+                reads local files only.
+            output_data_config: Not used by local jobs (outputs land in the job's
+                folder); an ``OutputDataConfig`` of ours or of the official SDK, checked
+                as for a remote job.
+            checkpoint_config: A ``CheckpointConfig`` of ours or of the official SDK: its
+                local path is the checkpoint folder inside the job (its S3 URI is used by
+                remote jobs only); the checkpoints land in ``<job folder>/checkpoints``.
             aws_session: An AWS session (``braket_async.aws.AwsSession`` or the
                 official one) whose credentials and region the job gets, in its
                 environment only, to call AWS from inside (managed simulators, S3).
@@ -165,15 +172,17 @@ class LocalQuantumJob(QuantumJob):
             RuntimeUnavailableError: The runtime cannot run jobs here (no Docker daemon,
                 no image); the message says how to fix it.
         """
-        del code_location, role_arn, output_data_config
         return JobCreation[LocalQuantumJob](
             cls._create(
                 device=device,
                 source_module=source_module,
                 entry_point=entry_point,
                 image_uri=image_uri,
+                code_location=code_location,
+                role_arn=role_arn,
                 job_name=job_name,
                 hyperparameters=hyperparameters,
+                output_data_config=output_data_config,
                 input_data=input_data,
                 checkpoint_config=checkpoint_config,
                 local_container_update=local_container_update,
@@ -196,10 +205,13 @@ class LocalQuantumJob(QuantumJob):
         source_module: str | os.PathLike[str],
         entry_point: str | None,
         image_uri: str | None,
+        code_location: str | None,
+        role_arn: str | None,
         job_name: str | None,
         hyperparameters: Mapping[str, Any] | None,
-        input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None,
-        checkpoint_config: CheckpointConfig | None,
+        input_data: object,
+        output_data_config: object | None,
+        checkpoint_config: object | None,
         local_container_update: bool,
         runtime: Literal["process", "docker"] | JobRuntime,
         root: str | os.PathLike[str] | None,
@@ -215,8 +227,11 @@ class LocalQuantumJob(QuantumJob):
             source_module=source_module,
             entry_point=entry_point,
             image_uri=image_uri,
+            code_location=code_location,
+            role_arn=role_arn,
             job_name=job_name,
             hyperparameters=hyperparameters,
+            output_data_config=output_data_config,
             input_data=input_data,
             checkpoint_config=checkpoint_config,
             local_container_update=local_container_update,

@@ -18,7 +18,6 @@ from .._logs import LogStream
 from .._names import validate_job_name
 from .._quantum_job import (
     DEFAULT_RESULTS_POLL_INTERVAL,
-    DEFAULT_RESULTS_POLL_TIMEOUT,
     QuantumJob,
 )
 from .._shield import finish
@@ -178,12 +177,12 @@ class LocalQuantumJob(QuantumJob):
                 source_module=source_module,
                 entry_point=entry_point,
                 image_uri=image_uri,
+                job_name=job_name,
                 code_location=code_location,
                 role_arn=role_arn,
-                job_name=job_name,
                 hyperparameters=hyperparameters,
-                output_data_config=output_data_config,
                 input_data=input_data,
+                output_data_config=output_data_config,
                 checkpoint_config=checkpoint_config,
                 local_container_update=local_container_update,
                 runtime=runtime,
@@ -205,9 +204,9 @@ class LocalQuantumJob(QuantumJob):
         source_module: str | os.PathLike[str],
         entry_point: str | None,
         image_uri: str | None,
+        job_name: str | None,
         code_location: str | None,
         role_arn: str | None,
-        job_name: str | None,
         hyperparameters: Mapping[str, Any] | None,
         input_data: object,
         output_data_config: object | None,
@@ -227,12 +226,12 @@ class LocalQuantumJob(QuantumJob):
             source_module=source_module,
             entry_point=entry_point,
             image_uri=image_uri,
+            job_name=job_name,
             code_location=code_location,
             role_arn=role_arn,
-            job_name=job_name,
             hyperparameters=hyperparameters,
-            output_data_config=output_data_config,
             input_data=input_data,
+            output_data_config=output_data_config,
             checkpoint_config=checkpoint_config,
             local_container_update=local_container_update,
             runtime=runtime,
@@ -301,12 +300,8 @@ class LocalQuantumJob(QuantumJob):
             self._cached_metadata = await anyio.to_thread.run_sync(current_record, self._folder)
         return dict(self._cached_metadata)
 
-    async def cancel(
-        self,
-        *,
-        wait: bool = False,
-        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
-        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    async def _cancel(
+        self, *, wait: bool, poll_timeout_seconds: float, poll_interval_seconds: float
     ) -> JobState:
         """Cancel the job, from any process; a job that has ended is left as it is.
 
@@ -338,9 +333,7 @@ class LocalQuantumJob(QuantumJob):
             return await self.wait(poll_timeout_seconds, poll_interval_seconds)
         return await self._state_after_request()
 
-    async def next_state(
-        self, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
-    ) -> JobState:
+    async def _next_state(self, poll_interval_seconds: float) -> JobState:
         """Wait for the next change of the job's files (at most an interval); its state."""
         await self._changed(poll_interval_seconds)
         return await self.state()
@@ -352,16 +345,16 @@ class LocalQuantumJob(QuantumJob):
     async def _wait_until_done(
         self, poll_timeout_seconds: float, poll_interval_seconds: float
     ) -> dict[str, Any]:
+        metadata = await self.metadata()  # one look whatever the timeout: 0 means no wait
         try:
             with anyio.fail_after(poll_timeout_seconds):
-                while True:
-                    metadata = await self.metadata()
-                    if JobState(metadata["status"]).is_terminal:
-                        live = self._live
-                        if live is not None:  # and its supervisor gone
-                            await live.done.wait()
-                        return metadata
+                while not JobState(metadata["status"]).is_terminal:
                     await self._changed(poll_interval_seconds)
+                    metadata = await self.metadata()
+                live = self._live
+                if live is not None and not live.done.is_set():  # its supervisor not gone
+                    await live.done.wait()
+                return metadata
         except TimeoutError as exc:
             raise JobTimeoutError(self.arn, poll_timeout_seconds) from exc
 
@@ -374,20 +367,9 @@ class LocalQuantumJob(QuantumJob):
             # files are local, a look costs a stat and a small read).
             await anyio.sleep(min(POLL_SECONDS, poll_interval_seconds))
 
-    def logs(
-        self, wait: bool = False, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
-    ) -> LogStream:
-        """The job's log: ``await`` it to print, or ``async for event in`` it.
-
-        Every follower, in any process and however late, gets every line once, in
-        order, each with the time it was logged.
-
-        Args:
-            wait: Follow the log until the job ends; otherwise stop at the lines there
-                are now.
-            poll_interval_seconds: The longest pause between looks at the log (the
-                creating process is woken at each new line instead).
-        """
+    def _logs(self, wait: bool, poll_interval_seconds: float) -> LogStream:
+        """Every follower, in any process and however late, gets every line once, in
+        order, each with the time it was logged."""
         return LogStream(
             lambda: follow_log(
                 self._folder, wait=wait, changed=lambda: self._changed(poll_interval_seconds)
@@ -433,6 +415,10 @@ class LocalQuantumJob(QuantumJob):
 
     def __repr__(self) -> str:
         return f"LocalQuantumJob({self.arn!r})"
+
+    def _identity(self) -> tuple[object, ...]:
+        # The same name under two roots is two jobs.
+        return ("local", self.arn, self._folder.parent)
 
 
 def _load_result(path: Path, allow_pickle: bool) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from anyio.abc import TaskGroup
 from ._braket import DEFAULT_CONCURRENT_JOBS_QUOTA
 from ._events import EventHub, JobEvent
 from ._quantum_job import DEFAULT_RESULTS_POLL_INTERVAL, QuantumJob
+from ._rules import check_poll_interval
 from ._shield import finish
 from ._states import JobState
 from ._targets import check, create_on, is_remote
@@ -87,11 +88,9 @@ class JobGroup:
             raise ConfigurationError(f"on_error must be 'collect' or 'raise', not {on_error!r}")
         if on_exit not in ("leave", "cancel"):
             raise ConfigurationError(f"on_exit must be 'leave' or 'cancel', not {on_exit!r}")
-        if not poll_interval_seconds > 0:
-            raise ConfigurationError("poll_interval_seconds must be positive")
         self.on_error = on_error
         self.on_exit = on_exit
-        self.poll_interval_seconds = poll_interval_seconds
+        self.poll_interval_seconds = check_poll_interval(poll_interval_seconds)
         self._slots = anyio.CapacityLimiter(max_concurrent_jobs) if max_concurrent_jobs else None
         self._quota = concurrent_jobs_quota
         self._quota_slots: dict[int, anyio.CapacityLimiter] = {}

@@ -1,4 +1,4 @@
-"""Validation of job names and other user-supplied identifiers."""
+"""Validation of job names and other user-supplied identifiers: job, channel, entry point."""
 
 from __future__ import annotations
 
@@ -8,11 +8,19 @@ import time
 
 from .errors import ConfigurationError
 
-__all__ = ["default_job_name", "validate_channel_name", "validate_job_name"]
+__all__ = [
+    "default_job_name",
+    "validate_channel_name",
+    "validate_entry_point",
+    "validate_job_name",
+]
 
 _JOB_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")
 # SageMaker-style channel names, as the service accepts them.
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9\.\-_]{1,64}$")
+_MODULE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+# The job's container runs ``module`` as ``python -m`` would, or calls ``function`` of it.
+_ENTRY_POINT = re.compile(rf"^{_MODULE}(?::[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
 def validate_job_name(name: str) -> str:
@@ -32,6 +40,20 @@ def validate_channel_name(name: str) -> str:
             f"Invalid input channel name {name!r}: use 1 to 64 letters, digits, '.', '-', '_'"
         )
     return name
+
+
+def validate_entry_point(entry_point: object) -> str:
+    """Return ``entry_point`` if it is ``package.module`` or ``package.module:function``.
+
+    Raises:
+        ConfigurationError: It is not.
+    """
+    if not isinstance(entry_point, str) or not _ENTRY_POINT.fullmatch(entry_point):
+        raise ConfigurationError(
+            f"Invalid entry point {entry_point!r}: use 'package.module' or "
+            "'package.module:function'"
+        )
+    return entry_point
 
 
 def default_job_name(prefix: str) -> str:

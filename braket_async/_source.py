@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import attrs
 
+from ._names import validate_entry_point
 from .errors import ConfigurationError
 
 __all__ = ["SourceModule", "resolve_source"]
-
-_MODULE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-_ENTRY_POINT = re.compile(rf"^(?P<module>{_MODULE})(?::(?P<function>[A-Za-z_][A-Za-z0-9_]*))?$")
 
 
 @attrs.frozen
@@ -35,7 +32,9 @@ def resolve_source(source_module: str | os.PathLike[str], entry_point: str | Non
     As in the official SDK, the file or folder is put in the job's code folder under its
     own name, and the default entry point is that name (``algo.py`` -> ``algo``).
     """
-    text = os.fspath(source_module)
+    text = os.fspath(source_module) if isinstance(source_module, (str, os.PathLike)) else None
+    if not isinstance(text, str):
+        raise ConfigurationError(f"source_module must be a path, not {source_module!r}")
     if text.startswith("s3://"):
         raise ConfigurationError(
             f"source_module {text!r} is an S3 URI: local jobs take a local file or folder"
@@ -48,13 +47,7 @@ def resolve_source(source_module: str | os.PathLike[str], entry_point: str | Non
     name = path.stem if path.is_file() else path.name
     if entry_point is None:
         entry_point = name
-    match = _ENTRY_POINT.fullmatch(entry_point)
-    if match is None:
-        raise ConfigurationError(
-            f"Invalid entry point {entry_point!r}: use 'package.module' or "
-            "'package.module:function'"
-        )
-    module = match["module"]
+    module = validate_entry_point(entry_point).partition(":")[0]
     if module.split(".")[0] != name or not _module_exists(path.parent, module):
         raise ConfigurationError(
             f"Entry point {entry_point!r} is not found in source_module {text!r}: "

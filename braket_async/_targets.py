@@ -13,7 +13,17 @@ if TYPE_CHECKING:
     from .aws import AwsSession
     from .runtimes import JobRuntime
 
-__all__ = ["Target", "attach", "create_on", "describe", "is_remote"]
+__all__ = ["REMOTE_ONLY_OPTIONS", "Target", "attach", "create_on", "describe", "is_remote"]
+
+#: ``AwsQuantumJob.create()`` options that mean nothing to a local job: given for a local
+#: target they are refused by name, never dropped.
+REMOTE_ONLY_OPTIONS = (
+    "instance_config",
+    "distribution",
+    "stopping_condition",
+    "tags",
+    "reservation_arn",
+)
 
 #: ``"process"`` or ``"docker"`` (a runtime per job), a :class:`JobRuntime` (shared), or
 #: an :class:`AwsSession` (remote jobs).
@@ -65,6 +75,13 @@ async def create_on(
         )
     from .local import LocalQuantumJob
 
+    for option in REMOTE_ONLY_OPTIONS:
+        if options.get(option) is not None:
+            raise ConfigurationError(
+                f"{option}= applies to remote jobs only; the target {describe(target)!r} "
+                "runs the job locally"
+            )
+        options.pop(option, None)
     return await LocalQuantumJob.create(device, source_module, runtime=target, **options)  # type: ignore[arg-type]
 
 

@@ -23,9 +23,14 @@ working::
 
 Errors of the libraries below (aiodocker, botocore, OS calls) are translated at the
 boundary that calls them, with the original chained as ``__cause__``.
+
+Every error survives ``pickle`` (a process pool, a cluster): the copy has the same type,
+message and attributes.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "ArchiveError",
@@ -76,8 +81,8 @@ class JobFailedError(BraketAsyncError, RuntimeError):
             message += f": {failure_reason}"
         super().__init__(message)
 
-    def __reduce__(self) -> tuple[type[JobFailedError], tuple[str, str, str | None]]:
-        return (type(self), (self.arn, self.state, self.failure_reason))
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.arn, self.state, self.failure_reason), self.__dict__)
 
 
 class JobCancelledError(JobFailedError):
@@ -116,8 +121,8 @@ class JobTimeoutError(BraketAsyncError, TimeoutError):
         self.timeout = timeout
         super().__init__(f"Job {arn} did not finish within {timeout:g} s")
 
-    def __reduce__(self) -> tuple[type[JobTimeoutError], tuple[str, float]]:
-        return (type(self), (self.arn, self.timeout))
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.arn, self.timeout), self.__dict__)
 
 
 class RuntimeUnavailableError(BraketAsyncError, OSError):
@@ -156,6 +161,10 @@ class ServiceError(BraketAsyncError):
         where = f" in {operation}" if operation else ""
         super().__init__(f"{code}{where}: {message}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default would call ``type(self)(message)``: the attributes must travel.
+        return (_rebuild_service_error, (type(self), dict(self.__dict__)))
+
 
 class ThrottlingError(ServiceError):
     """The service refused a call because a rate quota was exceeded."""
@@ -163,3 +172,16 @@ class ThrottlingError(ServiceError):
 
 class ClosedError(BraketAsyncError, RuntimeError):
     """The object was used after it was closed."""
+
+
+def _rebuild_service_error(kind: type[ServiceError], state: dict[str, Any]) -> ServiceError:
+    """A :class:`ServiceError` (or subclass) from its pickled attributes."""
+    error = kind(
+        state["code"],
+        state["message"],
+        operation=state.get("operation"),
+        request_id=state.get("request_id"),
+        status=state.get("status"),
+    )
+    error.__dict__.update(state)
+    return error

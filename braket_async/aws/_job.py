@@ -20,7 +20,8 @@ import attrs
 from .._archives import safe_extract
 from .._creation import JobCreation
 from .._logs import LogStream
-from .._quantum_job import DEFAULT_RESULTS_POLL_INTERVAL, DEFAULT_RESULTS_POLL_TIMEOUT, QuantumJob
+from .._quantum_job import DEFAULT_RESULTS_POLL_INTERVAL, QuantumJob
+from .._rules import check_poll_interval
 from .._shield import finish
 from .._states import JobState
 from ..errors import (
@@ -225,6 +226,7 @@ class AwsQuantumJob(QuantumJob):
         poll_interval_seconds: float,
         client_token: str | None,
     ) -> AwsQuantumJob:
+        check_poll_interval(poll_interval_seconds)
         plan = plan_job(**plan_arguments)
         if client_token is not None:
             plan = attrs.evolve(plan, client_token=validate_client_token(client_token))
@@ -348,12 +350,8 @@ class AwsQuantumJob(QuantumJob):
             message=info.get("message"),
         )
 
-    async def cancel(
-        self,
-        *,
-        wait: bool = False,
-        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
-        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    async def _cancel(
+        self, *, wait: bool, poll_timeout_seconds: float, poll_interval_seconds: float
     ) -> JobState:
         """Cancel the job (CancelJob).
 
@@ -400,20 +398,9 @@ class AwsQuantumJob(QuantumJob):
         self._remember(metadata)
         return metadata
 
-    def logs(
-        self, wait: bool = False, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
-    ) -> LogStream:
-        """The job's log, from all its instances: ``await`` it to print, or
-        ``async for event in`` it to get :class:`LogEvent` objects.
-
-        Printing colours each instance's lines when standard output is a terminal.
-        Neither form raises when the job fails: use :meth:`result` for the outcome.
-
-        Args:
-            wait: Follow the log until the job ends (lines written as it ends
-                included); otherwise read what there is now.
-            poll_interval_seconds: The pause between reads while following.
-        """
+    def _logs(self, wait: bool, poll_interval_seconds: float) -> LogStream:
+        """The log of every instance of the job, merged in time order (lines written as
+        it ends included). Printing colours each instance's lines on a terminal."""
         return LogStream(lambda: self._log_events(wait, poll_interval_seconds))
 
     async def _log_events(
@@ -543,11 +530,8 @@ class AwsQuantumJob(QuantumJob):
     def __repr__(self) -> str:
         return f"AwsQuantumJob({self._arn!r})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, AwsQuantumJob) and other._arn == self._arn
-
-    def __hash__(self) -> int:
-        return hash(self._arn)
+    def _identity(self) -> tuple[object, ...]:
+        return ("remote", self._arn)
 
 
 def _make_staging_folder(root: Path, name: str) -> str:

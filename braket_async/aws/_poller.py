@@ -33,10 +33,10 @@ from typing import Any, Protocol
 
 import attrs
 
+from .._rules import check_poll_interval, check_poll_timeout
 from .._states import JobState
 from ..errors import (
     ClosedError,
-    ConfigurationError,
     JobTimeoutError,
     ServiceError,
 )
@@ -174,18 +174,13 @@ class JobPoller:
             JobNotFoundError: The service has no such job.
             ServiceError: The service refused to tell (e.g. access denied).
             ClosedError: The poller (or its session) was closed.
-            ConfigurationError: The interval is not positive or the timeout negative.
+            ConfigurationError: The interval is not a finite number above 0, or the
+                timeout is negative or NaN.
         """
         if self._closed:
             raise ClosedError("this JobPoller was closed")
-        if not poll_interval_seconds > 0:
-            raise ConfigurationError(
-                f"poll_interval_seconds must be positive, got {poll_interval_seconds!r}"
-            )
-        if not poll_timeout_seconds >= 0:
-            raise ConfigurationError(
-                f"poll_timeout_seconds must not be negative, got {poll_timeout_seconds!r}"
-            )
+        check_poll_interval(poll_interval_seconds)
+        check_poll_timeout(poll_timeout_seconds)
         cached = self._metadata.get(arn)
         if cached is not None and cached.get("status") in _TERMINAL:
             return copy.deepcopy(cached)

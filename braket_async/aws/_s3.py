@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from ..errors import ConfigurationError
+from .._rules import parse_s3_uri
 
 if TYPE_CHECKING:
     from ._session import AwsSession
@@ -30,27 +29,7 @@ __all__ = [
     "upload_path",
 ]
 
-_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(.*))?$")
-_HTTPS_S3_URI = re.compile(
-    r"^https://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])\.s3[.\-][a-z0-9.\-]*amazonaws\.com(?:/(.*))?$"
-)
-
-
 UPLOAD_CONCURRENCY = 8
-
-
-def parse_s3_uri(uri: str, what: str = "S3 URI") -> tuple[str, str]:
-    """``(bucket, key)`` of an ``s3://bucket/key`` or virtual-hosted ``https://`` URI.
-
-    Raises:
-        ConfigurationError: ``uri`` is not such a URI.
-    """
-    match = None
-    if isinstance(uri, str):
-        match = _S3_URI.fullmatch(uri) or _HTTPS_S3_URI.fullmatch(uri)
-    if match is None:
-        raise ConfigurationError(f"Invalid {what} {uri!r}: expected s3://<bucket>/<key>")
-    return match.group(1), match.group(2) or ""
 
 
 def join_s3(uri: str, *parts: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from ._common import (
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from .._logs import LogEvent
     from .._quantum_job import QuantumJob
 
 __all__ = ["cancel", "follow", "logs", "result", "status"]
@@ -37,11 +39,18 @@ async def status(options: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def follow(job: QuantumJob, *, poll_interval: float, file: TextIO | None = None) -> int:
+def print_event(event: LogEvent, *, as_json: bool, file: TextIO | None = None) -> None:
+    """A log line as text, or as one JSON object (``--json``: JSON lines)."""
+    line = json.dumps(event._asdict(), ensure_ascii=False) if as_json else event.message
+    print(line, file=file or sys.stdout, flush=True)
+
+
+async def follow(
+    job: QuantumJob, *, poll_interval: float, file: TextIO | None = None, as_json: bool = False
+) -> int:
     """Print the job's log until it ends; the exit code of its final state."""
-    out = file or sys.stdout
     async for event in job.logs(wait=True, poll_interval_seconds=poll_interval):
-        print(event.message, file=out, flush=True)
+        print_event(event, as_json=as_json, file=file)
     state = await job.wait(poll_interval_seconds=poll_interval)
     metadata = await job.metadata(use_cached_value=True)
     say(f"job {metadata_summary(metadata)}")
@@ -49,32 +58,50 @@ async def follow(job: QuantumJob, *, poll_interval: float, file: TextIO | None =
 
 
 async def logs(options: argparse.Namespace) -> int:
-    """Print the job's log; with ``-f`` follow it and exit as the job ended."""
+    """Print the job's log (``--json``: a JSON object a line); with ``-f`` follow it and
+    exit as the job ended."""
     async with open_job(options.job, root=options.root, region=options.region) as job:
         if options.follow:
-            return await follow(job, poll_interval=options.poll_interval)
+            return await follow(job, poll_interval=options.poll_interval, as_json=options.json)
         async for event in job.logs(wait=False):
-            print(event.message, flush=True)
+            print_event(event, as_json=options.json)
     return EXIT_OK
 
 
 async def result(options: argparse.Namespace) -> int:
-    """Wait for the job, then print its result as JSON (exit code: its final state)."""
+    """Wait for the job, then print its result as JSON (exit code: its final state).
+
+    ``--json`` prints a document instead: the job's ARN, name, state, failure reason and
+    result (``null`` unless it COMPLETED), also for a job that failed.
+    """
     async with open_job(options.job, root=options.root, region=options.region) as job:
         if options.no_wait:
             state = await job.state()
             if not state.is_terminal:
                 raise CliError(f"job {job.name} is {state}: it has no result yet")
         state = await job.wait(poll_interval_seconds=options.poll_interval)
+        metadata = await job.metadata(use_cached_value=True)
+        value = None
         if state.value != "COMPLETED":
-            say(f"job {metadata_summary(await job.metadata(use_cached_value=True))}")
-            return exit_code_of(state)
-        value = await job.result(allow_pickle=options.allow_pickle)
-        if options.download is not None:
-            folder = await job.download_result(options.download)
-            say(f"outputs of {job.name} are in {folder}")
-    print_json(value)
-    return EXIT_OK
+            say(f"job {metadata_summary(metadata)}")
+        else:
+            value = await job.result(allow_pickle=options.allow_pickle)
+            if options.download is not None:
+                folder = await job.download_result(options.download)
+                say(f"outputs of {job.name} are in {folder}")
+    if options.json:
+        print_json(
+            {
+                "jobArn": job.arn,
+                "jobName": job.name,
+                "status": state.value,
+                "failureReason": metadata.get("failureReason"),
+                "result": value,
+            }
+        )
+    elif state.value == "COMPLETED":
+        print_json(value)
+    return exit_code_of(state)
 
 
 async def cancel(options: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ option answer at once; a command's own module (and the library) load when it run
 from __future__ import annotations
 
 import argparse
+import math
 
 from .._braket import LOCAL_DEVICE
 
@@ -25,11 +26,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("show a job's state", "  braket-async status local:job/my-job --json"),
     "logs": (
         "print a job's log (-f: follow it until the job ends)",
-        "  braket-async logs -f arn:aws:braket:us-east-1:123456789012:job/my-job",
+        "  braket-async logs -f arn:aws:braket:us-east-1:123456789012:job/my-job\n"
+        "  braket-async logs my-job --json",
     ),
     "result": (
         "wait for a job and print its result as JSON",
-        "  braket-async result my-job --root jobs/",
+        "  braket-async result my-job --root jobs/\n  braket-async result my-job --json",
     ),
     "cancel": ("cancel a job", "  braket-async cancel my-job --wait"),
     "ls": (
@@ -122,10 +124,21 @@ def _add_job(parser: argparse.ArgumentParser) -> None:
     _add_poll_interval(parser)
 
 
+def _seconds(text: str) -> float:
+    """A pause in seconds: a finite number above 0 (what every handle takes)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
 def _add_poll_interval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--poll-interval",
-        type=float,
+        type=_seconds,
         default=5.0,
         metavar="SECONDS",
         help="the pause between looks at a remote job (local jobs wake the command)",
@@ -237,6 +250,7 @@ def _add_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-f", "--follow", action="store_true", help="follow the log until the job ends"
     )
+    _add_json(parser, "one object a line (message, timestamp, instance) instead of the text")
 
 
 def _add_result(parser: argparse.ArgumentParser) -> None:
@@ -254,6 +268,10 @@ def _add_result(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FOLDER",
         help="also copy the job's outputs into FOLDER (a new folder)",
+    )
+    _add_json(
+        parser,
+        "the job's ARN, name, state, failure reason and result (also when it did not complete)",
     )
 
 

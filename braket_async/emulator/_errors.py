@@ -48,6 +48,9 @@ class ApiError(Exception):
         self.code = code
         self.message = message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.message), self.__dict__)
+
     @property
     def status(self) -> int:
         """The HTTP status code of this error shape."""

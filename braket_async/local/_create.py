@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from .._braket import DEFAULT_CHECKPOINT_PATH
-from .._names import default_job_name, validate_channel_name, validate_job_name
+from .._config_objects import read_checkpoint_config, read_input_data, read_output_data_config
+from .._names import default_job_name, validate_job_name
+from .._rules import check_device, check_hyperparameters, check_role_arn, parse_s3_uri
 from .._shield import finish
 from .._source import resolve_source
 from .._states import JobState
-from ..config import CheckpointConfig
 from ..errors import (
     ConfigurationError,
 )
@@ -47,9 +47,12 @@ async def launch_job(
     entry_point: str | None,
     image_uri: str | None,
     job_name: str | None,
+    code_location: str | None,
+    role_arn: str | None,
     hyperparameters: Mapping[str, Any] | None,
-    input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None,
-    checkpoint_config: CheckpointConfig | None,
+    input_data: object,
+    output_data_config: object | None,
+    checkpoint_config: object | None,
     local_container_update: bool,
     runtime: Literal["process", "docker"] | JobRuntime,
     root: str | os.PathLike[str] | None,
@@ -65,8 +68,11 @@ async def launch_job(
     Returns:
         The job's ARN and folder.
     """
-    if not isinstance(device, str) or not device:
-        raise ConfigurationError("device must be a non-empty string")
+    check_device(device)
+    _check_remote_only_places(code_location, role_arn, output_data_config)
+    checkpoints = read_checkpoint_config(checkpoint_config)
+    channels = _input_channels(input_data)
+    parameters = check_hyperparameters(hyperparameters)
     job_runtime, owns_runtime = _make_runtime(
         runtime, image_uri, local_container_update, network_mode
     )
@@ -91,10 +97,9 @@ async def launch_job(
             device=device,
             entry_point=source.entry_point,
             code=(source.path,),
-            hyperparameters={str(k): str(v) for k, v in (hyperparameters or {}).items()},
-            input_data=_input_channels(input_data),
-            checkpoint_path=(checkpoint_config or CheckpointConfig()).local_path
-            or DEFAULT_CHECKPOINT_PATH,
+            hyperparameters=parameters,
+            input_data=channels,
+            checkpoint_path=checkpoints.local_path,
             environment=job_environment,
             image_uri=image_uri,
             checkpoint_input=_checkpoints_of(copy_checkpoints_from_job, root),
@@ -169,25 +174,29 @@ def _make_runtime(
     )
 
 
-def _input_channels(
-    input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None,
-) -> dict[str, Path]:
-    if input_data is None:
-        return {}
-    if not isinstance(input_data, Mapping):
-        input_data = {"input": input_data}
+def _check_remote_only_places(
+    code_location: str | None, role_arn: str | None, output_data_config: object | None
+) -> None:
+    """What only a remote job uses is still checked by the service's rules, so that the
+    same arguments create the job remotely too."""
+    if code_location is not None:
+        parse_s3_uri(code_location, "code_location")
+    if role_arn is not None:
+        check_role_arn(role_arn)
+    read_output_data_config(output_data_config)
+
+
+def _input_channels(input_data: object) -> dict[str, Path]:
+    """The channels of ``input_data`` (checked as for a remote job), all local."""
     channels: dict[str, Path] = {}
-    for channel, location in input_data.items():
-        validate_channel_name(channel)
-        text = os.fspath(location)
-        if text.startswith("s3://"):
+    for channel in read_input_data(input_data):
+        if channel.local_path is None:
             raise ConfigurationError(
-                f"Input channel {channel!r} is an S3 URI; local jobs take local paths"
+                f"Input channel {channel.name!r} is in S3 ({channel.s3_uri}): a local job "
+                "reads local files only. Download the data and pass its folder, or run "
+                "the job remotely"
             )
-        path = Path(text).expanduser().resolve()
-        if not path.exists():
-            raise ConfigurationError(f"Input channel {channel!r}: {text!r} does not exist")
-        channels[channel] = path
+        channels[channel.name] = channel.local_path
     return channels
 
 

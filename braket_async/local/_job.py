@@ -18,12 +18,10 @@ from .._logs import LogStream
 from .._names import validate_job_name
 from .._quantum_job import (
     DEFAULT_RESULTS_POLL_INTERVAL,
-    DEFAULT_RESULTS_POLL_TIMEOUT,
     QuantumJob,
 )
 from .._shield import finish
 from .._states import JobState
-from ..config import CheckpointConfig
 from ..errors import (
     ConfigurationError,
     JobNotFoundError,
@@ -99,7 +97,7 @@ class LocalQuantumJob(QuantumJob):
         hyperparameters: Mapping[str, Any] | None = None,
         input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None = None,
         output_data_config: object | None = None,
-        checkpoint_config: CheckpointConfig | None = None,
+        checkpoint_config: object | None = None,
         aws_session: object | None = None,
         local_container_update: bool = True,
         *,
@@ -129,13 +127,21 @@ class LocalQuantumJob(QuantumJob):
                 runtime it is a ``ConfigurationError``, since nothing would use it).
             job_name: The job's name, ``^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$``. Default: a
                 unique name made from the runtime's name and the time.
-            code_location: Not used by local jobs (accepted for compatibility).
-            role_arn: Not used by local jobs (accepted for compatibility).
-            hyperparameters: Passed to the job as strings (``str()`` of each value).
+            code_location: Not used by local jobs; checked as for a remote job (an S3
+                URI), so that the same arguments create a remote job too.
+            role_arn: Not used by local jobs; checked as for a remote job.
+            hyperparameters: Passed to the job as strings (``str()`` of each value), by
+                the service's rules: at most 100, names of 1 to 256 characters, values
+                of 1 to 2,500 characters on one line.
             input_data: A local path (channel ``"input"``) or a dict of channel name to
-                local path.
-            output_data_config: Not used by local jobs (accepted for compatibility).
-            checkpoint_config: Where the job writes checkpoints inside the job.
+                local path. An S3 URI or ``S3DataSourceConfig`` is refused: a local job
+                reads local files only.
+            output_data_config: Not used by local jobs (outputs land in the job's
+                folder); an ``OutputDataConfig`` of ours or of the official SDK, checked
+                as for a remote job.
+            checkpoint_config: A ``CheckpointConfig`` of ours or of the official SDK: its
+                local path is the checkpoint folder inside the job (its S3 URI is used by
+                remote jobs only); the checkpoints land in ``<job folder>/checkpoints``.
             aws_session: An AWS session (``braket_async.aws.AwsSession`` or the
                 official one) whose credentials and region the job gets, in its
                 environment only, to call AWS from inside (managed simulators, S3).
@@ -165,7 +171,6 @@ class LocalQuantumJob(QuantumJob):
             RuntimeUnavailableError: The runtime cannot run jobs here (no Docker daemon,
                 no image); the message says how to fix it.
         """
-        del code_location, role_arn, output_data_config
         return JobCreation[LocalQuantumJob](
             cls._create(
                 device=device,
@@ -173,8 +178,11 @@ class LocalQuantumJob(QuantumJob):
                 entry_point=entry_point,
                 image_uri=image_uri,
                 job_name=job_name,
+                code_location=code_location,
+                role_arn=role_arn,
                 hyperparameters=hyperparameters,
                 input_data=input_data,
+                output_data_config=output_data_config,
                 checkpoint_config=checkpoint_config,
                 local_container_update=local_container_update,
                 runtime=runtime,
@@ -197,9 +205,12 @@ class LocalQuantumJob(QuantumJob):
         entry_point: str | None,
         image_uri: str | None,
         job_name: str | None,
+        code_location: str | None,
+        role_arn: str | None,
         hyperparameters: Mapping[str, Any] | None,
-        input_data: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None,
-        checkpoint_config: CheckpointConfig | None,
+        input_data: object,
+        output_data_config: object | None,
+        checkpoint_config: object | None,
         local_container_update: bool,
         runtime: Literal["process", "docker"] | JobRuntime,
         root: str | os.PathLike[str] | None,
@@ -216,8 +227,11 @@ class LocalQuantumJob(QuantumJob):
             entry_point=entry_point,
             image_uri=image_uri,
             job_name=job_name,
+            code_location=code_location,
+            role_arn=role_arn,
             hyperparameters=hyperparameters,
             input_data=input_data,
+            output_data_config=output_data_config,
             checkpoint_config=checkpoint_config,
             local_container_update=local_container_update,
             runtime=runtime,
@@ -286,12 +300,8 @@ class LocalQuantumJob(QuantumJob):
             self._cached_metadata = await anyio.to_thread.run_sync(current_record, self._folder)
         return dict(self._cached_metadata)
 
-    async def cancel(
-        self,
-        *,
-        wait: bool = False,
-        poll_timeout_seconds: float = DEFAULT_RESULTS_POLL_TIMEOUT,
-        poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
+    async def _cancel(
+        self, *, wait: bool, poll_timeout_seconds: float, poll_interval_seconds: float
     ) -> JobState:
         """Cancel the job, from any process; a job that has ended is left as it is.
 
@@ -323,9 +333,7 @@ class LocalQuantumJob(QuantumJob):
             return await self.wait(poll_timeout_seconds, poll_interval_seconds)
         return await self._state_after_request()
 
-    async def next_state(
-        self, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
-    ) -> JobState:
+    async def _next_state(self, poll_interval_seconds: float) -> JobState:
         """Wait for the next change of the job's files (at most an interval); its state."""
         await self._changed(poll_interval_seconds)
         return await self.state()
@@ -337,16 +345,16 @@ class LocalQuantumJob(QuantumJob):
     async def _wait_until_done(
         self, poll_timeout_seconds: float, poll_interval_seconds: float
     ) -> dict[str, Any]:
+        metadata = await self.metadata()  # one look whatever the timeout: 0 means no wait
         try:
             with anyio.fail_after(poll_timeout_seconds):
-                while True:
-                    metadata = await self.metadata()
-                    if JobState(metadata["status"]).is_terminal:
-                        live = self._live
-                        if live is not None:  # and its supervisor gone
-                            await live.done.wait()
-                        return metadata
+                while not JobState(metadata["status"]).is_terminal:
                     await self._changed(poll_interval_seconds)
+                    metadata = await self.metadata()
+                live = self._live
+                if live is not None and not live.done.is_set():  # its supervisor not gone
+                    await live.done.wait()
+                return metadata
         except TimeoutError as exc:
             raise JobTimeoutError(self.arn, poll_timeout_seconds) from exc
 
@@ -359,20 +367,9 @@ class LocalQuantumJob(QuantumJob):
             # files are local, a look costs a stat and a small read).
             await anyio.sleep(min(POLL_SECONDS, poll_interval_seconds))
 
-    def logs(
-        self, wait: bool = False, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
-    ) -> LogStream:
-        """The job's log: ``await`` it to print, or ``async for event in`` it.
-
-        Every follower, in any process and however late, gets every line once, in
-        order, each with the time it was logged.
-
-        Args:
-            wait: Follow the log until the job ends; otherwise stop at the lines there
-                are now.
-            poll_interval_seconds: The longest pause between looks at the log (the
-                creating process is woken at each new line instead).
-        """
+    def _logs(self, wait: bool, poll_interval_seconds: float) -> LogStream:
+        """Every follower, in any process and however late, gets every line once, in
+        order, each with the time it was logged."""
         return LogStream(
             lambda: follow_log(
                 self._folder, wait=wait, changed=lambda: self._changed(poll_interval_seconds)
@@ -418,6 +415,10 @@ class LocalQuantumJob(QuantumJob):
 
     def __repr__(self) -> str:
         return f"LocalQuantumJob({self.arn!r})"
+
+    def _identity(self) -> tuple[object, ...]:
+        # The same name under two roots is two jobs.
+        return ("local", self.arn, self._folder.parent)
 
 
 def _load_result(path: Path, allow_pickle: bool) -> dict[str, Any]:

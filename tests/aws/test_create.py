@@ -185,6 +185,19 @@ async def test_default_names_are_unique(fake_session: AwsSession, tmp_path: Path
     assert all(job.name.startswith("braket-job-base-") for job in jobs)
 
 
+async def test_the_tag_limits_themselves_are_taken(
+    fake_session: AwsSession, tmp_path: Path
+) -> None:
+    tags = {f"t{i}": "" for i in range(48)}
+    tags["k" * 128] = "v" * 256  # 49 tags and braket_async's own: AWS's 50
+    job = await AwsQuantumJob.create(
+        SV1, write_module(tmp_path, "algo"), tags=tags, aws_session=fake_session
+    )
+    sent = (await job.metadata())["tags"]
+    assert sent.pop(CLIENT_TOKEN_TAG)
+    assert sent == tags
+
+
 async def test_source_from_s3_is_used_as_is(fake_session: AwsSession) -> None:
     bucket = await fake_session.default_bucket()
     uri = f"s3://{bucket}/mine/code.tar.gz"
@@ -321,6 +334,10 @@ def _bad_arguments(tmp_path: Path) -> list[tuple[dict[str, Any], str]]:
         ({"copy_checkpoints_from_job": "job-name"}, "Invalid job ARN"),
         ({"tags": {"a": 1}}, "tags must be"),
         ({"tags": {CLIENT_TOKEN_TAG: "mine"}}, "braket_async's own"),
+        ({"tags": {f"t{i}": "x" for i in range(50)}}, "At most 49 tags"),
+        ({"tags": {"AWS:owner": "me"}}, "the prefix 'aws:' is reserved"),
+        ({"tags": {"k" * 129: "x"}}, "must have 1 to 128 characters"),
+        ({"tags": {"team": "v" * 257}}, "at most 256 characters"),
         ({"reservation_arn": "reservation"}, "Invalid reservation_arn"),
         (
             {"device": "arn:aws:braket:eu-west-2::device/qpu/oqc/Lucy"},

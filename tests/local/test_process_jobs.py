@@ -308,7 +308,7 @@ async def test_download_result_copies_outputs_elsewhere(
         ({"job_name": "x" * 51}, "Invalid job name"),
         ({"entry_point": "other"}, "not found in source_module"),
         ({"entry_point": "algo:"}, "Invalid entry point"),
-        ({"input_data": "s3://bucket/key"}, "S3 URI"),
+        ({"input_data": "s3://bucket/key"}, "is in S3"),
         ({"input_data": {"../up": "."}}, "Invalid input channel name"),
         ({"input_data": "/does/not/exist"}, "does not exist"),
         ({"runtime": "vm"}, "Unknown runtime"),

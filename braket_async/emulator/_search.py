@@ -1,4 +1,4 @@
-"""SearchJobs and SearchDevices: filters and keyset pagination."""
+"""SearchJobs, SearchQuantumTasks and SearchDevices: filters and keyset pagination."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 
 from ._errors import validation_error
 from ._jobs import JobRecord
+from ._tasks import QuantumTaskRecord
 
-__all__ = ["job_filter", "page"]
+__all__ = ["job_filter", "page", "task_filter"]
 
 
 _TIME_OPERATORS: dict[str, Callable[[datetime.datetime, list[datetime.datetime]], bool]] = {
@@ -52,6 +53,37 @@ def job_filter(spec: dict[str, Any]) -> Callable[[JobRecord], bool]:
     if operator == "CONTAINS":
         return lambda job: any(value in field(job) for value in values)
     raise validation_error(f"jobArn filters take EQUAL or CONTAINS, not {operator}")
+
+
+#: SearchQuantumTasks' filter names (API reference, SearchQuantumTasksFilter) and the
+#: field each one compares.
+_TASK_FIELDS: dict[str, Callable[[QuantumTaskRecord], str | None]] = {
+    "quantumTaskArn": lambda task: task.arn,
+    "deviceArn": lambda task: task.device_arn,
+    "jobArn": lambda task: task.job_arn,
+    "status": lambda task: task.status.value,
+}
+
+
+def task_filter(spec: dict[str, Any]) -> Callable[[QuantumTaskRecord], bool]:
+    """The predicate of one SearchQuantumTasks filter."""
+    name, operator, values = spec["name"], spec["operator"], list(spec["values"])
+    if operator == "BETWEEN" and len(values) != 2:
+        raise validation_error("The BETWEEN operator takes exactly two values")
+    if name == "createdAt":
+        times = [_parse_time(value) for value in values]
+        compare = _TIME_OPERATORS[operator]
+        return lambda task: bool(compare(task.created_at, times))
+    field = _TASK_FIELDS.get(name)
+    if field is None:
+        raise validation_error(
+            f"Invalid filter name {name!r}: filter name can be either quantumTaskArn, "
+            "deviceArn, jobArn, status or createdAt"
+        )
+    if operator != "EQUAL":
+        raise validation_error(f"{name} filters take the EQUAL operator, not {operator}")
+    wanted = set(values)
+    return lambda task: field(task) in wanted
 
 
 def _parse_time(value: str) -> datetime.datetime:

@@ -17,6 +17,7 @@ import time
 from typing import IO, Any
 
 import attrs
+import numpy as np
 from braket.default_simulator import (  # type: ignore[import-untyped]
     DensityMatrixSimulator,
     StateVectorSimulator,
@@ -102,14 +103,43 @@ def simulate(request: SimulationRequest) -> SimulationOutcome:
         additional = additional.copy(
             update={"simulatorMetadata": SimulatorMetadata(executionDuration=duration_ms)}
         )
-    document = result.copy(update={"taskMetadata": metadata, "additionalMetadata": additional})
-    return SimulationOutcome(result=document.json(exclude_none=True), duration_ms=duration_ms)
+    # The simulator leaves an empty list of measurements for shots=0, which its own schema
+    # refuses (at least one): the service writes none.
+    measurements = result.measurements or None
+    document = result.copy(
+        update={
+            "taskMetadata": metadata,
+            "additionalMetadata": additional,
+            "measurements": measurements,
+        }
+    )
+    return SimulationOutcome(
+        result=document.json(exclude_none=True, encoder=_plain), duration_ms=duration_ms
+    )
+
+
+def _plain(value: Any) -> Any:
+    """What the service writes for the simulator's NumPy values: lists, and complex
+    numbers as ``[real, imaginary]`` (what the SDK's ``cast_result_types`` reads)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """A worker's loop: answer each request line until ``requests`` ends."""
     for line in requests:
-        outcome = simulate(SimulationRequest(**json.loads(line)))
+        request = SimulationRequest(**json.loads(line))
+        try:
+            outcome = simulate(request)
+        except Exception as exc:  # a bug here fails the task, not the worker
+            outcome = SimulationOutcome(
+                failure_reason=f"InternalServiceError: {type(exc).__name__}: {exc}"
+            )
         answers.write(json.dumps(attrs.asdict(outcome)).encode() + b"\n")
         answers.flush()
 

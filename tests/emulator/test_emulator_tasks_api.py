@@ -325,8 +325,7 @@ async def test_tasks_of_a_job_carry_it_and_run_first(
         token = service.job(job_arn).job_token
         service.quantum_tasks.pause()
         normal = [
-            (await braket.create_quantum_task(**task_request()))["quantumTaskArn"]
-            for _ in range(3)
+            (await braket.create_quantum_task(**task_request()))["quantumTaskArn"] for _ in range(3)
         ]
         of_job = (await braket.create_quantum_task(**task_request(jobToken=token)))[
             "quantumTaskArn"

@@ -265,13 +265,15 @@ class QuantumTasks:
                 "(BraketEmulator(aws=...) names one)"
             )
         if self._simulator_installed is None:
-            self._simulator_installed = (
-                importlib.util.find_spec("braket.default_simulator") is not None
+            self._simulator_installed = all(
+                importlib.util.find_spec(module) is not None
+                for module in ("braket.default_simulator", "braket.tasks")
             )
         if not self._simulator_installed:
             raise internal_error(
-                "The emulator runs quantum tasks with amazon-braket-default-simulator, "
-                "which is not installed: pip install 'braket-async[emulator]'"
+                "The emulator runs quantum tasks with amazon-braket-default-simulator and "
+                "amazon-braket-sdk, which are not installed: pip install "
+                "'braket-async[emulator]'"
             )
         return self.results
 

@@ -103,19 +103,31 @@ def simulate(request: SimulationRequest) -> SimulationOutcome:
         additional = additional.copy(
             update={"simulatorMetadata": SimulatorMetadata(executionDuration=duration_ms)}
         )
-    # The simulator leaves an empty list of measurements for shots=0, which its own schema
-    # refuses (at least one): the service writes none.
-    measurements = result.measurements or None
     document = result.copy(
         update={
             "taskMetadata": metadata,
             "additionalMetadata": additional,
-            "measurements": measurements,
+            # The simulator leaves an empty list for shots=0, which its own schema refuses
+            # (at least one): the service writes none.
+            "measurements": result.measurements or None,
+            "resultTypes": _result_values(result, request.shots),
         }
     )
     return SimulationOutcome(
         result=document.json(exclude_none=True, encoder=_plain), duration_ms=duration_ms
     )
+
+
+def _result_values(result: GateModelTaskResult, shots: int) -> Any:
+    """The result types with their values. With shots, the simulator only names the
+    result types an OpenQASM program asks for; their values come from the measurements,
+    computed as the official SDK computes them for its local simulator."""
+    if not shots or not result.resultTypes:
+        return result.resultTypes or None
+    # The official SDK (boto3 and more) loads in a worker only for programs that need it.
+    from braket.tasks import GateModelQuantumTaskResult  # type: ignore[import-untyped]
+
+    return GateModelQuantumTaskResult.from_object(result).result_types
 
 
 def _plain(value: Any) -> Any:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from support.aws import SV1
 
+from braket_async.emulator import DEVICES
 from braket_async.emulator.testing import EmulatorStack
 
 pytestmark = pytest.mark.anyio
@@ -107,6 +108,33 @@ async def test_exact_results_of_complex_values_read_back_as_the_local_simulators
     # amplitudes back into complex numbers, but leaves density matrices as pairs.
     pairs = np.array(density_matrix)
     np.testing.assert_array_equal(pairs[..., 0] + 1j * pairs[..., 1], local.values[2])
+
+
+async def test_result_types_with_shots_are_computed_from_the_shots(
+    official_sdk: Any, task_bucket: str
+) -> None:
+    def run() -> Any:
+        from braket.aws import AwsDevice
+        from braket.circuits import Circuit, Observable
+
+        circuit = (
+            Circuit()
+            .x(0)
+            .h(1)
+            .expectation(Observable.Z(), target=[0])
+            .variance(Observable.X(), target=[1])
+            .probability(target=[0])
+            .sample(Observable.Z() @ Observable.X(), target=[0, 1])
+        )
+        return AwsDevice(SV1).run(circuit, (task_bucket, "tasks"), shots=50).result()
+
+    result = await official_sdk(run)
+
+    expectation, variance, probability, sample = result.values
+    assert expectation == -1.0  # |1>: every shot says so
+    assert variance == 0.0  # |+> in the X basis
+    np.testing.assert_array_equal(probability, [0.0, 1.0])
+    assert list(sample) == [-1.0] * 50
 
 
 async def test_dm1_runs_noise_on_the_density_matrix_simulator(
@@ -250,3 +278,23 @@ async def test_the_price_list_document(task_stack: EmulatorStack) -> None:
     instances = [row for row in rows if row["Product Family"] == "Braket Managed Jobs Instance"]
     assert "ml.m5.large" in {row["Instance Type"] for row in instances}
     assert {row["Unit"] for row in instances} == {"minutes"}
+
+
+async def test_every_device_parses_and_offers_only_what_its_simulator_runs(
+    official_sdk: Any,
+) -> None:
+    def run() -> dict[str, tuple[set[str], set[str]]]:
+        from braket.aws import AwsDevice
+        from braket.devices import LocalSimulator
+
+        found = {}
+        for device in DEVICES:  # warnings are errors here: each document parses cleanly
+            properties = AwsDevice(device.arn).properties
+            offered = properties.action["braket.ir.openqasm.program"].supportedOperations
+            local = LocalSimulator(device.simulator).properties
+            runs = local.action["braket.ir.openqasm.program"].supportedOperations
+            found[device.name] = (set(offered), set(runs))
+        return found
+
+    for name, (offered, runs) in (await official_sdk(run)).items():
+        assert offered <= runs, name

@@ -7,7 +7,23 @@ import enum
 __all__ = ["JobState", "QuantumTaskState"]
 
 
-class JobState(str, enum.Enum):
+#: The states jobs and quantum tasks end in.
+_TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+
+
+class _ServiceState(str, enum.Enum):
+    """A state of the service's resources: its string, and whether it is final."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the resource can no longer change state."""
+        return self.value in _TERMINAL
+
+
+class JobState(_ServiceState):
     """The state of a hybrid job; compares equal to the service's strings.
 
     >>> JobState.COMPLETED == "COMPLETED"
@@ -21,19 +37,8 @@ class JobState(str, enum.Enum):
     CANCELLING = "CANCELLING"
     CANCELLED = "CANCELLED"
 
-    def __str__(self) -> str:
-        return self.value
 
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the job can no longer change state."""
-        return self in _TERMINAL
-
-
-_TERMINAL = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
-
-
-class QuantumTaskState(str, enum.Enum):
+class QuantumTaskState(_ServiceState):
     """The state of a quantum task; compares equal to the service's strings."""
 
     CREATED = "CREATED"
@@ -43,16 +48,3 @@ class QuantumTaskState(str, enum.Enum):
     FAILED = "FAILED"
     CANCELLING = "CANCELLING"
     CANCELLED = "CANCELLED"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the quantum task can no longer change state."""
-        return self in _TASK_TERMINAL
-
-
-_TASK_TERMINAL = frozenset(
-    {QuantumTaskState.COMPLETED, QuantumTaskState.FAILED, QuantumTaskState.CANCELLED}
-)

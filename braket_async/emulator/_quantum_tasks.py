@@ -29,7 +29,7 @@ from ._capabilities import OPENQASM_PROGRAM
 from ._devices import Device
 from ._errors import ApiError, conflict, internal_error, not_found, validation_error
 from ._jobs import JobRecord, iso_millis
-from ._search import page, task_filter
+from ._search import newest_first, task_filter
 from ._simulator_pool import SimulationRequest, SimulatorPool
 from ._task_results import TaskResults
 from ._tasks import QuantumTaskRecord
@@ -304,16 +304,12 @@ class QuantumTasks:
 
     async def search(self, params: dict[str, Any]) -> dict[str, Any]:
         """SearchQuantumTasks: filters AND-ed, newest first, keyset pagination."""
-        predicates = [task_filter(spec) for spec in params["filters"]]
-        tasks = [t for t in self._records.values() if all(p(t) for p in predicates)]
-        tasks.sort(key=lambda task: (task.created_at, task.arn), reverse=True)
-        return page(
-            tasks,
+        return newest_first(
+            self._records.values(),
             params,
-            key=lambda task: [task.created_at.isoformat(), task.arn],
+            filter_of=task_filter,
             item=QuantumTaskRecord.summary,
             field="quantumTasks",
-            descending=True,
         )
 
     async def cancel(self, params: dict[str, Any]) -> dict[str, Any]:

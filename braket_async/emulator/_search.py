@@ -6,14 +6,25 @@ import base64
 import binascii
 import datetime
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 from ._errors import validation_error
 from ._jobs import JobRecord
 from ._tasks import QuantumTaskRecord
 
-__all__ = ["job_filter", "page", "task_filter"]
+__all__ = ["job_filter", "newest_first", "page", "task_filter"]
+
+
+class _Created(Protocol):
+    @property
+    def arn(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime.datetime: ...
+
+
+R = TypeVar("R", bound=_Created)
 
 
 _TIME_OPERATORS: dict[str, Callable[[datetime.datetime, list[datetime.datetime]], bool]] = {
@@ -99,6 +110,28 @@ def _parse_time(value: str) -> datetime.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed
+
+
+def newest_first(
+    records: Iterable[R],
+    params: dict[str, Any],
+    *,
+    filter_of: Callable[[dict[str, Any]], Callable[[R], bool]],
+    item: Callable[[R], dict[str, Any]],
+    field: str,
+) -> dict[str, Any]:
+    """One page of a Search operation on jobs or tasks: its filters AND-ed, newest first."""
+    predicates = [filter_of(spec) for spec in params["filters"]]
+    found = [record for record in records if all(match(record) for match in predicates)]
+    found.sort(key=lambda record: (record.created_at, record.arn), reverse=True)
+    return page(
+        found,
+        params,
+        key=lambda record: [record.created_at.isoformat(), record.arn],
+        item=item,
+        field=field,
+        descending=True,
+    )
 
 
 def page(

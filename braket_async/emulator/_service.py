@@ -24,7 +24,7 @@ from ._errors import ApiError, conflict, not_found, validation_error
 from ._jobs import JobRecord
 from ._quantum_tasks import QuantumTasks
 from ._runner import JobControl, JobRunner
-from ._search import job_filter, page
+from ._search import job_filter, newest_first, page
 from ._simulator_pool import SimulatorPool
 from ._task_results import TaskResults
 from ._tasks import QuantumTaskRecord
@@ -325,18 +325,8 @@ class BraketService:
 
     async def search_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
         """SearchJobs: filters AND-ed, newest first, keyset pagination."""
-        predicates = [job_filter(spec) for spec in params["filters"]]
-        jobs = [
-            job for job in self._jobs.values() if all(predicate(job) for predicate in predicates)
-        ]
-        jobs.sort(key=lambda job: (job.created_at, job.arn), reverse=True)
-        return page(
-            jobs,
-            params,
-            key=lambda job: [job.created_at.isoformat(), job.arn],
-            item=JobRecord.summary,
-            field="jobs",
-            descending=True,
+        return newest_first(
+            self._jobs.values(), params, filter_of=job_filter, item=JobRecord.summary, field="jobs"
         )
 
     # -- devices ---------------------------------------------------------------------

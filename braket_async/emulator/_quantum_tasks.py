@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import importlib.util
 import json
 import logging
@@ -346,10 +347,18 @@ class QuantumTasks:
                 return
             record = queue.popleft()
             record.status = QuantumTaskState.RUNNING
-            self._running[record.arn] = asyncio.create_task(
-                self._run(record), name=f"emulated quantum task {record.arn}"
-            )
+            name = f"emulated quantum task {record.arn}"
+            task = asyncio.create_task(self._run(record), name=name)
+            # A callback, not a finally: a task cancelled before it ran never enters _run.
+            task.add_done_callback(functools.partial(self._finished, record))
+            self._running[record.arn] = task
             self._notify()
+
+    def _finished(self, record: QuantumTaskRecord, _: asyncio.Task[None]) -> None:
+        self._running.pop(record.arn, None)
+        record.end(QuantumTaskState.CANCELLED)  # unless it ended already
+        self._notify()
+        self._dispatch()
 
     async def _run(self, record: QuantumTaskRecord) -> None:
         device = self.devices[record.device_arn]
@@ -376,10 +385,6 @@ class QuantumTasks:
         except Exception as exc:
             _LOGGER.exception("quantum task %s failed", record.arn)
             record.end(QuantumTaskState.FAILED, f"InternalServiceError: {type(exc).__name__}")
-        finally:
-            self._running.pop(record.arn, None)
-            self._notify()
-            self._dispatch()
 
     async def _write(self, record: QuantumTaskRecord, document: str) -> None:
         assert self.results is not None  # checked when the task was created

@@ -198,6 +198,20 @@ async def test_cancelling_a_running_task_stops_its_worker(
     assert listed.get("KeyCount", 0) == 0
 
 
+async def test_cancelling_a_task_the_moment_it_starts(
+    task_stack: EmulatorStack, task_request: TaskRequest
+) -> None:
+    service = task_stack.emulator.service
+    service.quantum_tasks.pause()
+    async with task_stack.client("braket") as braket:
+        arn = (await braket.create_quantum_task(**task_request()))["quantumTaskArn"]
+    service.quantum_tasks.resume()  # RUNNING now; its work has not begun
+    answer = await service.handle("CancelQuantumTask", {"quantumTaskArn": arn, "clientToken": "c"})
+    record = await service.quantum_tasks.wait_for_task(arn)
+    assert answer["cancellationStatus"] == "CANCELLING"
+    assert record.status == "CANCELLED"
+
+
 async def test_a_program_past_the_time_limit_fails(
     moto_endpoint: str, task_request: TaskRequest, task_stack: EmulatorStack
 ) -> None:

@@ -107,6 +107,13 @@ class QuantumTasks:
         """How many tasks are in each state."""
         return dict(collections.Counter(task.status.value for task in self._records.values()))
 
+    def queued(self, device_arn: str) -> dict[str, int]:
+        """How many tasks wait for ``device_arn``, by queue priority."""
+        return {
+            priority: sum(1 for task in queue if task.device_arn == device_arn)
+            for priority, queue in self._queues.items()
+        }
+
     def pause(self) -> None:
         """Start no more tasks: new and queued ones stay ``QUEUED`` (running ones go on)."""
         self._paused = True

@@ -338,7 +338,12 @@ class BraketService:
             if not _DEVICE_ARN.fullmatch(arn):
                 raise validation_error(f"Invalid device ARN {arn!r}")
             raise not_found(f"Device {arn} not found")
-        return self.devices[arn].describe()
+        document = self.devices[arn].describe()
+        queued = self.quantum_tasks.queued(arn)
+        for queue in document["deviceQueueInfo"]:
+            if queue["queue"] == "QUANTUM_TASKS_QUEUE":
+                queue["queueSize"] = str(queued[queue["queuePriority"]])
+        return document
 
     async def search_devices(self, params: dict[str, Any]) -> dict[str, Any]:
         """SearchDevices: filters on the summary's fields, each matching any value."""

@@ -162,6 +162,7 @@ async def test_queue_positions_and_cancelling_queued_tasks(
         after = await braket.get_quantum_task(
             quantumTaskArn=arns[2], additionalAttributeNames=["QueueInfo"]
         )
+        device = await braket.get_device(deviceArn=SV1)
         with pytest.raises(botocore.exceptions.ClientError) as excinfo:
             await braket.cancel_quantum_task(quantumTaskArn=arns[0], clientToken="c2")
         tasks.resume()
@@ -172,6 +173,11 @@ async def test_queue_positions_and_cancelling_queued_tasks(
     assert [info["queueInfo"]["position"] for info in infos] == ["1", "2", "3"]
     assert {info["queueInfo"]["queuePriority"] for info in infos} == {"Normal"}
     assert after["queueInfo"]["position"] == "2"
+    assert {
+        queue["queuePriority"]: queue["queueSize"]
+        for queue in device["deviceQueueInfo"]
+        if queue["queue"] == "QUANTUM_TASKS_QUEUE"
+    } == {"Normal": "2", "Priority": "0"}
     assert error_code(excinfo) == "ConflictException"
     assert final == ["CANCELLED", "COMPLETED", "COMPLETED"]
 

@@ -37,12 +37,16 @@ DEFAULT_CONCURRENT_JOBS_QUOTA = 5
 #: The CloudWatch Logs group of every hybrid job; one stream per instance.
 LOG_GROUP = "/aws/braket/jobs"
 
-#: Braket's job and device API rates.
+#: Braket's job, quantum task and device API rates.
 BRAKET_API_RATES: Mapping[str, tuple[float, float]] = {
     "CreateJob": (1, 5),
     "GetJob": (5, 25),
     "CancelJob": (2, 5),
     "SearchJobs": (5, 50),
+    "CreateQuantumTask": (20, 40),
+    "GetQuantumTask": (100, 500),
+    "CancelQuantumTask": (2, 20),
+    "SearchQuantumTasks": (5, 50),
     "GetDevice": (5, 50),
     "SearchDevices": (5, 50),
 }

@@ -104,10 +104,13 @@ PUBLIC_NAMES = {
         "JobControl",
         "JobRecord",
         "JobRunner",
+        "QuantumTaskRecord",
+        "QuantumTasks",
         "Rate",
         "RateLimits",
         "RuntimeJobRunner",
         "SettingsError",
+        "SimulatorPool",
     ],
     "braket_async.cli": ["main"],
     "braket_async.emulator.testing": [

@@ -50,8 +50,9 @@ def build_parser(prog: str = "braket-async emulator") -> argparse.ArgumentParser
     """The options of starting the emulator."""
     parser = OneLineErrorParser(
         prog=prog,
-        description="Run a local Amazon Braket service (the Hybrid Jobs API) with S3,\n"
-        "CloudWatch Logs, STS and IAM of a moto server behind it, until interrupted.\n"
+        description="Run a local Amazon Braket service (hybrid jobs, quantum tasks on the\n"
+        "local simulator, devices, a price list of test prices) with S3, CloudWatch Logs,\n"
+        "STS and IAM of a moto server behind it, until interrupted.\n"
         f"`{prog} show` and `{prog} set` read and change a running one's settings.",
         epilog=_EPILOG,
         formatter_class=HelpFormatter,

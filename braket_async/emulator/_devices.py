@@ -1,4 +1,5 @@
-"""The devices the emulator knows: Braket's on-demand simulators, always online."""
+"""The devices the emulator knows: Braket's on-demand simulators, always online, and
+QPU-like devices of its own, whose quantum tasks it runs on the local simulator too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 from typing import Any
 
 import attrs
+
+from ._capabilities import capabilities_document
 
 __all__ = ["DEVICES", "Device"]
 
@@ -20,6 +23,13 @@ class Device:
     type: str = "SIMULATOR"
     status: str = "ONLINE"
     qubits: int = 34
+    #: The local simulator that runs its quantum tasks: ``braket_sv`` (state vector) or
+    #: ``braket_dm`` (density matrix).
+    simulator: str = "braket_sv"
+    #: The shots a quantum task may ask for, both ends included.
+    shots_range: tuple[int, int] = (0, 100_000)
+    #: A QPU-like device's couplings; ``None``: every qubit with every other.
+    connectivity: tuple[tuple[int, int], ...] | None = None
 
     def summary(self) -> dict[str, Any]:
         """The ``DeviceSummary`` shape."""
@@ -33,30 +43,7 @@ class Device:
 
     def describe(self) -> dict[str, Any]:
         """The ``GetDeviceResponse`` shape; capabilities are a JSON document in a string."""
-        capabilities = {
-            "braketSchemaHeader": {
-                "name": "braket.device_schema.simulators.gate_model_simulator_device_capabilities",
-                "version": "1",
-            },
-            "service": {
-                "executionWindows": [
-                    {
-                        "executionDay": "Everyday",
-                        "windowStartHour": "00:00",
-                        "windowEndHour": "23:59:59",
-                    }
-                ],
-                "shotsRange": [0, 100000],
-            },
-            "action": {
-                "braket.ir.openqasm.program": {
-                    "actionType": "braket.ir.openqasm.program",
-                    "version": ["1"],
-                }
-            },
-            "paradigm": {"qubitCount": self.qubits},
-            "deviceParameters": {},
-        }
+        capabilities = capabilities_document(self)
         return {
             **self.summary(),
             "deviceCapabilities": json.dumps(capabilities),
@@ -68,13 +55,40 @@ class Device:
         }
 
 
-#: Braket's managed simulators, which jobs may name as their device.
+#: Braket's managed simulators, which jobs may name as their device, and the emulator's
+#: own QPU-like devices (one of them offline).
 DEVICES: tuple[Device, ...] = (
     Device("arn:aws:braket:::device/quantum-simulator/amazon/sv1", "SV1", "Amazon Braket"),
     Device(
-        "arn:aws:braket:::device/quantum-simulator/amazon/tn1", "TN1", "Amazon Braket", qubits=50
+        "arn:aws:braket:::device/quantum-simulator/amazon/tn1",
+        "TN1",
+        "Amazon Braket",
+        qubits=50,
+        shots_range=(1, 1000),
     ),
     Device(
-        "arn:aws:braket:::device/quantum-simulator/amazon/dm1", "dm1", "Amazon Braket", qubits=17
+        "arn:aws:braket:::device/quantum-simulator/amazon/dm1",
+        "dm1",
+        "Amazon Braket",
+        qubits=17,
+        simulator="braket_dm",
+    ),
+    Device(
+        "arn:aws:braket:us-east-1::device/qpu/braket-async/Emu-9",
+        "Emu-9",
+        "braket-async emulator",
+        type="QPU",
+        qubits=9,
+        shots_range=(1, 10_000),
+    ),
+    Device(
+        "arn:aws:braket:us-east-1::device/qpu/braket-async/Emu-5",
+        "Emu-5",
+        "braket-async emulator",
+        type="QPU",
+        status="OFFLINE",
+        qubits=5,
+        shots_range=(1, 10_000),
+        connectivity=((0, 1), (1, 2), (2, 3), (3, 4)),
     ),
 )

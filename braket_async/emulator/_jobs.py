@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import datetime
+import secrets
 from typing import Any
 
 import attrs
 
 from .._states import JobState
 
-__all__ = ["JobRecord", "utc_now"]
+__all__ = ["JobRecord", "iso_millis", "utc_now"]
 
 # GetJob's ``events`` list holds at most 20 entries (JobEvents in the model).
 _MAX_EVENTS = 20
@@ -19,6 +20,12 @@ _MAX_EVENTS = 20
 def utc_now() -> datetime.datetime:
     """Now, in UTC."""
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso_millis(moment: datetime.datetime) -> str:
+    """``moment`` as the service writes times: ISO 8601 in UTC, milliseconds, ``Z``."""
+    utc = moment.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 @attrs.define(eq=False, kw_only=True)
@@ -45,6 +52,9 @@ class JobRecord:
     failure_reason: str | None = None
     #: Set when the job ran past ``maxRuntimeInSeconds``; its stop is then a failure.
     runtime_exceeded: bool = False
+    #: What the job gets as ``AMZN_BRAKET_JOB_TOKEN``: quantum tasks created with it
+    #: (CreateQuantumTask's ``jobToken``) belong to the job.
+    job_token: str = attrs.field(factory=lambda: secrets.token_urlsafe(48), repr=False)
 
     @property
     def name(self) -> str:

@@ -30,6 +30,8 @@ class JobControl:
         request: A copy of the CreateJob input (wire names, camelCase).
         region: The emulated region.
         service_url: The emulator's endpoint URL, for jobs that call Braket.
+        job_token: The job's ``AMZN_BRAKET_JOB_TOKEN``, which ties the quantum tasks it
+            creates to it.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class JobControl:
         self.request: dict[str, Any] = copy.deepcopy(record.request)
         self.region = region
         self.service_url = service_url
+        self.job_token = record.job_token
 
     @property
     def instance_count(self) -> int:

@@ -37,6 +37,7 @@ from ..runtimes._base import CHECKPOINTS_FOLDER, MODEL_FOLDER, output_blocks
 from ._cloudwatch import LogStreamWriter, ensure_log_group
 from ._endpoint import AwsEndpoint
 from ._images import ImageUnavailable, job_image
+from ._prices import price_list_url
 from ._runner import JobControl
 from ._s3 import download_object, download_prefix, parse_s3_uri, upload_folder
 from ._slots import JobSlots
@@ -253,8 +254,12 @@ class _JobRun:
                     part for part in (location.strip("/"), self.job.name, "output") if part
                 ),
                 "AMZN_BRAKET_SCRIPT_S3_URI": script["s3Uri"],
+                # Quantum tasks created with it belong to the job.
+                "AMZN_BRAKET_JOB_TOKEN": self.job.job_token,
             }
         )
+        if self.job.service_url:
+            environment["BRAKET_PRICE_OFFERS_URL"] = price_list_url(self.job.service_url)
         if "compressionType" in script:
             environment["AMZN_BRAKET_SCRIPT_COMPRESSION_TYPE"] = script["compressionType"]
         return environment

@@ -1,4 +1,4 @@
-"""SearchJobs and SearchDevices: filters and keyset pagination."""
+"""SearchJobs, SearchQuantumTasks and SearchDevices: filters and keyset pagination."""
 
 from __future__ import annotations
 
@@ -6,13 +6,25 @@ import base64
 import binascii
 import datetime
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 from ._errors import validation_error
 from ._jobs import JobRecord
+from ._tasks import QuantumTaskRecord
 
-__all__ = ["job_filter", "page"]
+__all__ = ["job_filter", "newest_first", "page", "task_filter"]
+
+
+class _Created(Protocol):
+    @property
+    def arn(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime.datetime: ...
+
+
+R = TypeVar("R", bound=_Created)
 
 
 _TIME_OPERATORS: dict[str, Callable[[datetime.datetime, list[datetime.datetime]], bool]] = {
@@ -54,6 +66,37 @@ def job_filter(spec: dict[str, Any]) -> Callable[[JobRecord], bool]:
     raise validation_error(f"jobArn filters take EQUAL or CONTAINS, not {operator}")
 
 
+#: SearchQuantumTasks' filter names (API reference, SearchQuantumTasksFilter) and the
+#: field each one compares.
+_TASK_FIELDS: dict[str, Callable[[QuantumTaskRecord], str | None]] = {
+    "quantumTaskArn": lambda task: task.arn,
+    "deviceArn": lambda task: task.device_arn,
+    "jobArn": lambda task: task.job_arn,
+    "status": lambda task: task.status.value,
+}
+
+
+def task_filter(spec: dict[str, Any]) -> Callable[[QuantumTaskRecord], bool]:
+    """The predicate of one SearchQuantumTasks filter."""
+    name, operator, values = spec["name"], spec["operator"], list(spec["values"])
+    if operator == "BETWEEN" and len(values) != 2:
+        raise validation_error("The BETWEEN operator takes exactly two values")
+    if name == "createdAt":
+        times = [_parse_time(value) for value in values]
+        compare = _TIME_OPERATORS[operator]
+        return lambda task: bool(compare(task.created_at, times))
+    field = _TASK_FIELDS.get(name)
+    if field is None:
+        raise validation_error(
+            f"Invalid filter name {name!r}: filter name can be either quantumTaskArn, "
+            "deviceArn, jobArn, status or createdAt"
+        )
+    if operator != "EQUAL":
+        raise validation_error(f"{name} filters take the EQUAL operator, not {operator}")
+    wanted = set(values)
+    return lambda task: field(task) in wanted
+
+
 def _parse_time(value: str) -> datetime.datetime:
     try:
         parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -67,6 +110,28 @@ def _parse_time(value: str) -> datetime.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed
+
+
+def newest_first(
+    records: Iterable[R],
+    params: dict[str, Any],
+    *,
+    filter_of: Callable[[dict[str, Any]], Callable[[R], bool]],
+    item: Callable[[R], dict[str, Any]],
+    field: str,
+) -> dict[str, Any]:
+    """One page of a Search operation on jobs or tasks: its filters AND-ed, newest first."""
+    predicates = [filter_of(spec) for spec in params["filters"]]
+    found = [record for record in records if all(match(record) for match in predicates)]
+    found.sort(key=lambda record: (record.created_at, record.arn), reverse=True)
+    return page(
+        found,
+        params,
+        key=lambda record: [record.created_at.isoformat(), record.arn],
+        item=item,
+        field=field,
+        descending=True,
+    )
 
 
 def page(

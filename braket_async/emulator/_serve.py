@@ -17,6 +17,7 @@ from ..runtimes import JobRuntime, JobSpec, ProcessRuntime
 from ._account import prepare_account
 from ._endpoint import AwsEndpoint
 from ._limits import RateLimits
+from ._prices import price_list_url
 from ._runner import FakeRunner, JobRunner
 from ._runtime_runner import RuntimeJobRunner
 from ._server import BraketEmulator
@@ -106,6 +107,7 @@ async def _serve(
             region=options.region,
             account_id=account.account_id,
             rate_limits=RateLimits(),
+            aws=aws,
         )
         emulator.update_settings(settings.to_document())
         await resources.enter_async_context(emulator)
@@ -117,6 +119,8 @@ async def _serve(
         print(f"export AWS_ACCESS_KEY_ID={aws.access_key_id}")
         print(f"export AWS_SECRET_ACCESS_KEY={aws.secret_access_key}")
         print("unset AWS_SESSION_TOKEN AWS_PROFILE")
+        # The official SDK's Tracker prices tasks from it: the emulator's test prices.
+        print(f"export BRAKET_PRICE_OFFERS_URL={price_list_url(url)}")
         print(f"# jobs role: {account.role_arn}")
         print(f"# default bucket: s3://{account.bucket}")
         print(f"# jobs run: {_runs_jobs(options)}")

@@ -6,7 +6,8 @@ call, add injected latency, apply the rate limits (``ThrottlingException``), inj
 maybe drop the connection instead of answering. ``/_emulator/...`` is the admin side,
 neither counted nor limited: ``stats`` (``GET``, ``DELETE`` to reset) and ``settings``
 (``GET``; ``PATCH`` or ``POST`` a JSON object of the keys to change, see
-:mod:`._settings`).
+:mod:`._settings`). The price list (:mod:`._prices`) is served at the path of AWS's,
+neither counted nor limited either.
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ from aiohttp import web
 
 from .._shield import finish
 from ..errors import ClosedError
+from ._endpoint import AwsEndpoint
 from ._errors import ApiError, internal_error, throttled
 from ._faults import FaultInjector, Faults
 from ._limits import RateLimiter, RateLimits
+from ._prices import PRICE_LIST_PATH, price_list_csv
 from ._runner import BoundedRunner, JobRunner
 from ._service import BraketService
 from ._settings import EmulatorSettings, SettingsError, apply_changes
+from ._simulator_pool import SimulatorPool
 from ._stats import CallStats
+from ._task_results import TaskResults
 from ._wire import find_route, parse_request, to_json
 
 __all__ = ["BraketEmulator"]
@@ -61,6 +66,11 @@ class BraketEmulator:
         concurrent_jobs_quota: Jobs that may be unfinished at once (Braket's concurrent
             hybrid jobs quota); past it CreateJob answers ``ServiceQuotaExceededException``
             as the service does. Default ``None``: no limit.
+        aws: The S3 that quantum task results are written to (the moto server of
+            :class:`RuntimeJobRunner`); without it CreateQuantumTask is refused.
+        simulators: The worker processes that run quantum tasks' programs, which the
+            caller closes (default: a :class:`SimulatorPool` of the emulator's own, one
+            worker per CPU, at most four).
     """
 
     def __init__(
@@ -75,8 +85,12 @@ class BraketEmulator:
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
         concurrent_jobs_quota: int | None = None,
+        aws: AwsEndpoint | None = None,
+        simulators: SimulatorPool | None = None,
     ) -> None:
         self.host = host
+        self._aws = aws
+        self._simulators = simulators
         self._concurrent_jobs_quota = concurrent_jobs_quota
         self.port = port
         self.stats = CallStats()
@@ -180,7 +194,10 @@ class BraketEmulator:
             region=self._region,
             account_id=self._account_id,
             concurrent_jobs_quota=self._concurrent_jobs_quota,
+            task_results=TaskResults(self._aws) if self._aws is not None else None,
+            simulators=self._simulators,
         )
+        self._price_list = price_list_csv(self._service.devices.values(), self._region)
         server = web.Server(self._dispatch, access_log=None)
         self._web_runner = web.ServerRunner(server, handle_signals=False)
         try:
@@ -226,6 +243,8 @@ class BraketEmulator:
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.path.startswith(ADMIN_PREFIX):
             return await self._admin(request)
+        if request.path == PRICE_LIST_PATH and request.method == "GET":
+            return web.Response(body=self._price_list, content_type="text/csv")
         route = find_route(request.method, request.raw_path)
         if route is None:
             return _error_response(
@@ -297,11 +316,16 @@ class BraketEmulator:
             return _admin_error(400, str(exc))
 
     def admin_stats(self) -> dict[str, Any]:
-        """What ``GET /_emulator/stats`` answers: calls per operation and jobs per state."""
+        """What ``GET /_emulator/stats`` answers: calls per operation, jobs and quantum
+        tasks per state."""
         states: dict[str, int] = {}
         for job in self.service.jobs:
             states[job.status.value] = states.get(job.status.value, 0) + 1
-        return {"operations": self.stats.snapshot(), "jobs": states}
+        return {
+            "operations": self.stats.snapshot(),
+            "jobs": states,
+            "quantum_tasks": self.service.quantum_tasks.states(),
+        }
 
 
 _ADMIN_METHODS = {"stats": ("GET", "DELETE"), "settings": ("GET", "PATCH", "POST")}

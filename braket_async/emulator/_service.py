@@ -1,9 +1,11 @@
-"""The Braket service's behaviour: jobs, devices and tags, independent of HTTP.
+"""The Braket service's behaviour: jobs, quantum tasks, devices and tags, independent
+of HTTP.
 
 :class:`BraketService` answers each operation from its validated input (wire names) with
 its output document, raising :class:`~braket_async.emulator.ApiError` for the service's
 error answers. It owns one task per unfinished job, which calls the
-:class:`~braket_async.emulator.JobRunner` and records the outcome.
+:class:`~braket_async.emulator.JobRunner` and records the outcome; the quantum task
+operations are :class:`~braket_async.emulator.QuantumTasks`'.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from .._states import JobState
 from ._devices import DEVICES, Device
 from ._errors import ApiError, conflict, not_found, validation_error
 from ._jobs import JobRecord
+from ._quantum_tasks import QuantumTasks
 from ._runner import JobControl, JobRunner
-from ._search import job_filter, page
+from ._search import job_filter, newest_first, page
+from ._simulator_pool import SimulatorPool
+from ._task_results import TaskResults
+from ._tasks import QuantumTaskRecord
 
 __all__ = ["BraketService"]
 
@@ -42,6 +48,10 @@ class BraketService:
         account_id: The 12-digit account in job ARNs.
         service_url: The emulator's URL, given to runners for jobs that call Braket.
         devices: The devices GetDevice and SearchDevices know.
+        task_results: Where quantum task results are written (S3); ``None``: quantum
+            tasks are refused, saying so.
+        simulators: The worker processes that run quantum tasks, which the caller
+            closes (default: a pool of the service's own).
     """
 
     def __init__(
@@ -53,6 +63,8 @@ class BraketService:
         service_url: str = "",
         devices: Iterable[Device] = DEVICES,
         concurrent_jobs_quota: int | None = None,
+        task_results: TaskResults | None = None,
+        simulators: SimulatorPool | None = None,
     ) -> None:
         self.runner = runner
         self.concurrent_jobs_quota = concurrent_jobs_quota
@@ -62,6 +74,16 @@ class BraketService:
         self.devices = {device.arn: device for device in devices}
         self._jobs: dict[str, JobRecord] = {}
         self._tokens: dict[str, str] = {}
+        self._job_tokens: dict[str, str] = {}
+        self.quantum_tasks = QuantumTasks(
+            region=region,
+            account_id=account_id,
+            devices=self.devices,
+            simulators=simulators if simulators is not None else SimulatorPool(),
+            owns_simulators=simulators is None,
+            results=task_results,
+            job_for_token=self._job_of_token,
+        )
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._changed = asyncio.Event()
@@ -71,6 +93,10 @@ class BraketService:
             "GetJob": self.get_job,
             "CancelJob": self.cancel_job,
             "SearchJobs": self.search_jobs,
+            "CreateQuantumTask": self.quantum_tasks.create,
+            "GetQuantumTask": self.quantum_tasks.get,
+            "CancelQuantumTask": self.quantum_tasks.cancel,
+            "SearchQuantumTasks": self.quantum_tasks.search,
             "GetDevice": self.get_device,
             "SearchDevices": self.search_devices,
             "TagResource": self.tag_resource,
@@ -137,8 +163,11 @@ class BraketService:
         await finish(self._close(tasks))
 
     async def _close(self, tasks: list[asyncio.Task[None]]) -> None:
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.runner.aclose()
+        try:
+            await self.quantum_tasks.aclose()
+        finally:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.runner.aclose()
 
     # -- jobs ----------------------------------------------------------------------
 
@@ -191,6 +220,7 @@ class BraketService:
         record.add_event("QUEUED_FOR_EXECUTION")
         self._jobs[arn] = record
         self._tokens[token] = arn
+        self._job_tokens[record.job_token] = arn
         self._tasks[arn] = asyncio.create_task(self._drive(record), name=f"emulated job {arn}")
         self._notify()
         return {"jobArn": arn}
@@ -245,6 +275,10 @@ class BraketService:
             self._tasks.pop(record.arn, None)
             self._notify()
 
+    def _job_of_token(self, token: str) -> JobRecord | None:
+        arn = self._job_tokens.get(token)
+        return self._jobs[arn] if arn is not None else None
+
     def _record(self, arn: str) -> JobRecord:
         if not _JOB_ARN.fullmatch(arn):
             raise validation_error(f"Invalid job ARN {arn!r}")
@@ -291,18 +325,8 @@ class BraketService:
 
     async def search_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
         """SearchJobs: filters AND-ed, newest first, keyset pagination."""
-        predicates = [job_filter(spec) for spec in params["filters"]]
-        jobs = [
-            job for job in self._jobs.values() if all(predicate(job) for predicate in predicates)
-        ]
-        jobs.sort(key=lambda job: (job.created_at, job.arn), reverse=True)
-        return page(
-            jobs,
-            params,
-            key=lambda job: [job.created_at.isoformat(), job.arn],
-            item=JobRecord.summary,
-            field="jobs",
-            descending=True,
+        return newest_first(
+            self._jobs.values(), params, filter_of=job_filter, item=JobRecord.summary, field="jobs"
         )
 
     # -- devices ---------------------------------------------------------------------
@@ -314,7 +338,12 @@ class BraketService:
             if not _DEVICE_ARN.fullmatch(arn):
                 raise validation_error(f"Invalid device ARN {arn!r}")
             raise not_found(f"Device {arn} not found")
-        return self.devices[arn].describe()
+        document = self.devices[arn].describe()
+        queued = self.quantum_tasks.queued(arn)
+        for queue in document["deviceQueueInfo"]:
+            if queue["queue"] == "QUANTUM_TASKS_QUEUE":
+                queue["queueSize"] = str(queued[queue["queuePriority"]])
+        return document
 
     async def search_devices(self, params: dict[str, Any]) -> dict[str, Any]:
         """SearchDevices: filters on the summary's fields, each matching any value."""
@@ -340,12 +369,13 @@ class BraketService:
 
     # -- tags --------------------------------------------------------------------------
 
-    def _tagged(self, arn: str) -> JobRecord:
+    def _tagged(self, arn: str) -> JobRecord | QuantumTaskRecord:
         if not arn.startswith("arn:aws"):
             raise validation_error(f"Invalid resource ARN {arn!r}")
-        if arn not in self._jobs:
+        record = self._jobs.get(arn) or self.quantum_tasks.find(arn)
+        if record is None:
             raise not_found(f"Resource {arn} not found")
-        return self._jobs[arn]
+        return record
 
     async def tag_resource(self, params: dict[str, Any]) -> dict[str, Any]:
         """TagResource: add or overwrite tags."""

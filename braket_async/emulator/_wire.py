@@ -22,18 +22,23 @@ import botocore.session  # type: ignore[import-untyped]
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape  # type: ignore[import-untyped]
 
 from ._errors import validation_error
+from ._jobs import iso_millis
 
 __all__ = ["Route", "braket_model", "find_route", "parse_request", "to_json"]
 
 #: The operations the emulator answers; other model operations get a 404 route miss.
 OPERATIONS = (
     "CancelJob",
+    "CancelQuantumTask",
     "CreateJob",
+    "CreateQuantumTask",
     "GetDevice",
     "GetJob",
+    "GetQuantumTask",
     "ListTagsForResource",
     "SearchDevices",
     "SearchJobs",
+    "SearchQuantumTasks",
     "TagResource",
     "UntagResource",
 )
@@ -238,8 +243,7 @@ def _join(path: str, name: str) -> str:
 def _default(value: object) -> str:
     if isinstance(value, datetime.datetime):
         # The model's timestamps are ``iso8601``: UTC with milliseconds, as the service sends.
-        utc = value.astimezone(datetime.timezone.utc)
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+        return iso_millis(value)
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 

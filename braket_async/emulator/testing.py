@@ -26,6 +26,7 @@ from ..errors import RuntimeUnavailableError
 from ._endpoint import AwsEndpoint
 from ._faults import Faults
 from ._limits import RateLimits
+from ._prices import price_list_url
 from ._runner import FakeRunner, JobRunner
 from ._runtime_runner import RuntimeJobRunner
 from ._server import BraketEmulator
@@ -114,11 +115,13 @@ class EmulatorStack:
         )
 
     def environment(self) -> dict[str, str]:
-        """``AWS_ENDPOINT_URL_*`` variables and credentials that point any SDK here."""
+        """``AWS_ENDPOINT_URL_*`` variables and credentials that point any SDK here, and
+        ``BRAKET_PRICE_OFFERS_URL``, the emulator's price list for cost tracking."""
         environment = dict(FAKE_CREDENTIALS)
         environment["AWS_DEFAULT_REGION"] = self.aws.region
         environment["AWS_ENDPOINT_URL"] = self.aws.endpoint_url
         environment["AWS_ENDPOINT_URL_BRAKET"] = self.emulator.endpoint_url
+        environment["BRAKET_PRICE_OFFERS_URL"] = price_list_url(self.emulator.endpoint_url)
         return environment
 
 
@@ -142,8 +145,9 @@ async def emulator_stack(
         rate_limits: Default: none (tests opt into limits).
         faults: Injected faults (default none).
         region: The region of everything.
-        aws_endpoint_url: A running moto server to use instead of starting one.
-        emulator_options: More :class:`BraketEmulator` arguments.
+        aws_endpoint_url: A running moto server to use instead of starting one (also
+            where quantum task results go).
+        emulator_options: More :class:`BraketEmulator` arguments (``task_workers``, ...).
     """
     async with contextlib.AsyncExitStack() as stack:
         if aws_endpoint_url is None:
@@ -158,6 +162,7 @@ async def emulator_stack(
             region=region,
             rate_limits=rate_limits or RateLimits.disabled(),
             faults=faults,
+            aws=aws,
             **emulator_options,
         )
         async with emulator:

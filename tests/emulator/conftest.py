@@ -1,5 +1,5 @@
 """Fixtures for emulator tests on top of ``support.aws_fixtures``: raw clients, requests,
-source tarballs."""
+source tarballs, the quantum tasks' simulator workers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import io
 import tarfile
 import textwrap
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 from support.aws import ROLE, SV1
 
-from braket_async.emulator.testing import EmulatorStack
+from braket_async.emulator import FakeRunner, SimulatorPool
+from braket_async.emulator.testing import EmulatorStack, emulator_stack
 
 
 @pytest.fixture
@@ -26,6 +27,34 @@ async def braket(fake_stack: EmulatorStack) -> AsyncIterator[Any]:
 @pytest.fixture
 def bucket() -> str:
     return f"emulator-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def simulators() -> Iterator[SimulatorPool]:
+    """Simulator workers shared by the session's emulators: a worker's start (importing
+    the simulator) costs seconds, its reuse nothing."""
+    pool = SimulatorPool(workers=2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+async def task_stack(
+    moto_endpoint: str, fake_runner: FakeRunner, simulators: SimulatorPool
+) -> AsyncIterator[EmulatorStack]:
+    """The emulator running quantum tasks for real (jobs with ``fake_runner``)."""
+    async with emulator_stack(
+        runner=fake_runner, aws_endpoint_url=moto_endpoint, simulators=simulators
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def task_bucket(task_stack: EmulatorStack, bucket: str) -> str:
+    """A fresh bucket for quantum task results."""
+    async with task_stack.client("s3") as s3:
+        await s3.create_bucket(Bucket=bucket)
+    return bucket
 
 
 @pytest.fixture

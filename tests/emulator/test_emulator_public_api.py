@@ -22,10 +22,13 @@ def test_emulator_names() -> None:
         "JobControl",
         "JobRecord",
         "JobRunner",
+        "QuantumTaskRecord",
+        "QuantumTasks",
         "Rate",
         "RateLimits",
         "RuntimeJobRunner",
         "SettingsError",
+        "SimulatorPool",
     }
     for name in braket_async.emulator.__all__:
         assert getattr(braket_async.emulator, name) is not None

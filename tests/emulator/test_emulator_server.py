@@ -43,7 +43,8 @@ async def test_body_that_is_not_json_gets_a_validation_error(fake_stack: Emulato
 async def test_unknown_route(fake_stack: EmulatorStack) -> None:
     async with (
         aiohttp.ClientSession() as http,
-        http.get(f"{fake_stack.emulator.endpoint_url}/quantum-task/x") as response,
+        # An operation of the model that the emulator does not answer.
+        http.post(f"{fake_stack.emulator.endpoint_url}/spending-limits") as response,
     ):
         assert response.status == 404
         assert response.headers["x-amzn-ErrorType"] == "UnknownOperationException"

@@ -3,6 +3,7 @@ that the options do not name)."""
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import types
@@ -134,7 +135,8 @@ def checked_options(
 
 def resolve_data_format(data_format: object) -> PersistedJobDataFormat:
     """The format the job saves its result in: ``"pickle"`` or ``"plaintext"`` (any
-    case), or a ``PersistedJobDataFormat`` (ours or the official SDK's).
+    case), or a ``PersistedJobDataFormat`` member (ours or the official SDK's), as the
+    official decorator takes it.
 
     Raises:
         ConfigurationError: Anything else (the official decorator raises a ValueError
@@ -142,14 +144,10 @@ def resolve_data_format(data_format: object) -> PersistedJobDataFormat:
     """
     if isinstance(data_format, PersistedJobDataFormat):
         return data_format
-    # The official SDK's enum: a str enum with the same values.
-    value = getattr(data_format, "value", data_format)
-    if isinstance(value, str):
-        found = _DATA_FORMAT_ALIASES.get(value.lower())
-        if found is None and value in {member.value for member in PersistedJobDataFormat}:
-            found = PersistedJobDataFormat(value)
-        if found is not None:
-            return found
+    if isinstance(data_format, enum.Enum) and type(data_format).__module__.startswith("braket."):
+        return PersistedJobDataFormat(data_format.value)  # the official enum: same values
+    if isinstance(data_format, str) and data_format.lower() in _DATA_FORMAT_ALIASES:
+        return _DATA_FORMAT_ALIASES[data_format.lower()]
     raise ConfigurationError(
         f"Unknown data_format {data_format!r}: use 'plaintext' (the default: JSON), "
         "'pickle', or a PersistedJobDataFormat"
@@ -213,12 +211,14 @@ def _checked_modules(modules: object) -> tuple[str | types.ModuleType, ...]:
         items = [modules]
     checked: list[str | types.ModuleType] = []
     for item in items:
-        valid_name = isinstance(item, str) and all(p.isidentifier() for p in item.split("."))
-        if not (valid_name or isinstance(item, types.ModuleType)):
+        if isinstance(item, types.ModuleType) or (
+            isinstance(item, str) and all(part.isidentifier() for part in item.split("."))
+        ):
+            checked.append(item)
+        else:
             raise ConfigurationError(
                 f"include_modules takes modules or dotted module names, not {item!r}"
             )
-        checked.append(item)  # type: ignore[arg-type]
     return tuple(checked)
 
 

@@ -407,3 +407,17 @@ async def test_a_function_compiled_elsewhere_is_not_imported_by_reference(
         await local(jobs_root, serialization="json")(namespace["made"])()
     job = await local(jobs_root)(namespace["made"])()
     assert await job.result() == {"result": 2}
+
+
+async def test_a_job_continues_from_a_local_jobs_checkpoints(jobs_root: Path) -> None:
+    first = await local(jobs_root)(functions.save_progress)(3)
+    await first.result()
+    # By name, by ARN, or by the handle.
+    for source in (first.name, first.arn, first):
+        run = local(jobs_root, copy_checkpoints_from_job=source)(functions.resume)
+        job = await run(first.name, 10)
+        assert await job.result() == {"resumed_at": 2, "last": 12}, job.run_log
+    with pytest.raises(ConfigurationError, match="holds no checkpoints"):
+        await local(jobs_root, copy_checkpoints_from_job="no-such-job")(functions.resume)("x", 1)
+    with pytest.raises(ConfigurationError, match="Invalid job name"):
+        local(jobs_root, copy_checkpoints_from_job="../up")

@@ -95,8 +95,10 @@ class HybridJobFunction(Generic[P]):
         # Made here, not in the thread: a cancelled thread call loses its return value.
         folder = Path(tempfile.mkdtemp(prefix="braket-async-hybrid-job-"))
         try:
-            source, input_data = await anyio.to_thread.run_sync(
-                _stage, folder, cwd, function, bound, options
+            # A cancel waits for the thread: files it wrote after the folder was removed
+            # would be left behind.
+            source, input_data = await finish(
+                anyio.to_thread.run_sync(_stage, folder, cwd, function, bound, options)
             )
             create_options = dict(options.create_options)
             if input_data is not None:

@@ -7,7 +7,6 @@ import io
 import json
 import tarfile
 import textwrap
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,20 +116,11 @@ async def test_a_job_on_an_embedded_simulator_runs_and_sees_its_device(
 
 
 async def test_the_official_sdk_creates_jobs_on_embedded_simulators(
-    stack: EmulatorStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, official_sdk_environment: None
 ) -> None:
-    # Only environment variables point the official SDK here: no code of it is changed.
-    for name, value in stack.environment().items():
-        monkeypatch.setenv(name, value)
     source = tmp_path / "algo.py"
     source.write_text(textwrap.dedent(DEVICE_JOB))
     monkeypatch.chdir(tmp_path)  # result() extracts model.tar.gz into the working directory
-    async with stack.client("iam") as iam:
-        await iam.create_role(
-            RoleName=f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}",
-            Path="/service-role/",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )
 
     def run_official_sdk() -> list[tuple[str, dict[str, Any]]]:
         from braket.aws import AwsQuantumJob

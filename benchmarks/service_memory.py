@@ -99,9 +99,7 @@ async def main(options: argparse.Namespace) -> None:
                     )
                 )
             if any(count != lines for count in counts):
-                print(
-                    f"round {round_number}: a client got {min(counts)} lines, not {lines}"
-                )
+                print(f"round {round_number}: a client got {min(counts)} lines, not {lines}")
             await asyncio.sleep(0.5)  # the service closes its side of the connections
             _print_row(str(round_number), _status(pid), time.monotonic() - began)
 

@@ -2,18 +2,20 @@
 
 This file is copied, as it is, into the job's source folder as
 ``_braket_async_hybrid_job/entry.py`` (the job's entry point is
-``_braket_async_hybrid_job.entry:main``), next to ``call.json`` (what to call and how),
-``call.pickle`` (with ``serialization="cloudpickle"``), ``requirements.txt`` (the
-decorator's ``dependencies``) and ``modules/`` (the function's module and
-``include_modules``). Like the rest of the in-job library it imports nothing but the
-standard library and ``braket_async.jobs``, so it runs in any image with ``python3``.
+``_braket_async_hybrid_job.entry:main``), next to ``_hybrid_job_links.py``, ``call.json``
+(what to call and how), ``call.pickle`` (with ``serialization="cloudpickle"``),
+``requirements.txt`` (the decorator's ``dependencies``) and ``modules/`` (the function's
+module and ``include_modules``). Like the rest of the in-job library it imports nothing
+but the standard library and ``braket_async.jobs``, so it runs in any image with
+``python3``.
 
 ``main`` puts ``modules/`` first on ``sys.path``, gets the function (imported by
-reference, or unpickled), calls it with the arguments from the call, runs a coroutine
-to its end, and saves the return value as the official decorator does: a dict as it is,
-any other value as ``{"result": value}``, ``None`` not at all. It runs the function with
-the results folder as its working directory, as the official decorator does, so files
-the function writes there are collected with the results.
+reference, or unpickled), and calls it with the arguments from the call as the official
+decorator does: in the results folder (files it writes there are collected with the
+results), with the call's local input data linked at the relative paths it was given
+(removed again after the call). A coroutine is run to its end. The return value is
+saved in the call's data format: a dict as it is, any other value as
+``{"result": value}``, ``None`` not at all.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ from typing import Any
 # ``from braket_async import hybrid_job`` at the top of the function's module must work
 # in the job too, where ``braket_async`` is the in-job library only.
 import braket_async
-from braket_async.jobs import PersistedJobDataFormat, get_results_dir, save_job_result
+from braket_async.jobs import (
+    PersistedJobDataFormat,
+    get_input_data_dir,
+    get_results_dir,
+    save_job_result,
+)
+
+from ._hybrid_job_links import InputLinks
 
 __all__ = ["MARKER", "main"]
 
@@ -59,22 +68,27 @@ def main(**hyperparameters: str) -> None:
     else:
         function, args, kwargs = _unpickled_call(here / "call.pickle", call["python"])
     os.chdir(get_results_dir())
-    result = function(*args, **kwargs)
-    if inspect.iscoroutine(result):
-        result = asyncio.run(result)
+    links = InputLinks(os.getcwd())
+    try:
+        links.make(call["links"], get_input_data_dir)
+        result = function(*args, **kwargs)
+        if inspect.iscoroutine(result):
+            result = asyncio.run(result)
+    finally:
+        links.remove()
     if result is None:
         return
-    if call["serialization"] != "json":
-        save_job_result(result, data_format=PersistedJobDataFormat.PICKLED_V4)
-        return
+    data_format = PersistedJobDataFormat(call["data_format"])
     try:
-        save_job_result(result)
+        save_job_result(result, data_format=data_format)
     except TypeError as exc:
-        # The in-job API's own advice (a data format) is not the fix here.
+        if data_format is not PersistedJobDataFormat.PLAINTEXT:
+            raise
+        # The in-job API's own advice (its function's data_format) is not the fix here.
         reason = str(exc).split(";")[0]
         raise TypeError(
             f"the return value of {call['qualname']} is not JSON ({reason}): return "
-            "JSON values, or decorate with serialization='cloudpickle'"
+            "JSON values, or decorate with data_format='pickle'"
         ) from None
 
 

@@ -6,10 +6,13 @@ under its own name::
     _braket_async_hybrid_job/
         __init__.py         empty
         entry.py            a copy of ``_hybrid_job_entry.py``; the job's entry point
-        call.json           serialization, module and qualname, JSON arguments
+        _hybrid_job_links.py  a copy of it: the input data links, made by the entry
+        call.json           serialization, data format, input links; with "json" the
+                            module, qualname and JSON arguments
         call.pickle         ``serialization="cloudpickle"``: function and arguments
         requirements.txt    ``dependencies``, installed by the job's bootstrap
-        modules/            the function's module or top-level package,
+        modules/            the function's module or top-level package (not a script's
+                            or a notebook's: their functions go by value),
                             ``include_modules``, and cloudpickle when it is used
 
 Everything here is checked before the folder is written (:func:`plan_call`), and only
@@ -57,8 +60,9 @@ ENTRY_POINT = f"{PACKAGE}.entry:main"
 #: A class attribute of the decorated object (``_hybrid_job_entry.MARKER`` in the job).
 MARKER = "_braket_async_hybrid_job"
 _ENTRY_FILE = Path(__file__).with_name("_hybrid_job_entry.py")
+_LINKS_FILE = Path(__file__).with_name("_hybrid_job_links.py")
 _MAIN_FALLBACK = "_braket_async_main"
-_PICKLE_FIX = "decorate with serialization='cloudpickle' (needs braket-async[pickle])"
+_PICKLE_FIX = "use serialization='cloudpickle' (the default)"
 _MAX_HYPERPARAMETER = 2500  # the service's limit on a hyperparameter value
 
 
@@ -84,16 +88,26 @@ def plan_call(
     bound: inspect.BoundArguments,
     *,
     serialization: str,
+    data_format: str,
     include_modules: Iterable[str | types.ModuleType],
+    links: Iterable[Mapping[str, str]] = (),
 ) -> CallPlan:
     """Check that the job can get ``function`` and the arguments; say what to write.
+
+    ``data_format`` is the value of the ``PersistedJobDataFormat`` the job saves the
+    return value in; ``links`` are the input data links the job makes.
 
     Raises:
         ConfigurationError: The function cannot be imported by reference, an argument is
             not plain JSON, a module cannot be copied, or cloudpickle is missing.
     """
     copies = list(module_copies(include_modules))
-    call: dict[str, Any] = {"serialization": serialization, "python": list(sys.version_info[:2])}
+    call: dict[str, Any] = {
+        "serialization": serialization,
+        "python": list(sys.version_info[:2]),
+        "data_format": data_format,
+        "links": list(links),
+    }
     if serialization == "json":
         module, reference_copy = _reference_of(function)
         for name, value in bound.arguments.items():
@@ -113,10 +127,13 @@ def plan_call(
     cloudpickle = _cloudpickle()
     shipped = ModuleCopy("cloudpickle", Path(str(cloudpickle.__file__)).parent)
     own: list[ModuleCopy] = []
-    # Globals of the function that live in its module are pickled by reference; without
-    # a module file (a notebook, a closure's script) everything goes by value.
-    with contextlib.suppress(ConfigurationError):
-        own.append(_reference_of(function)[1])
+    # Globals of the function that live in an importable module are pickled by
+    # reference, so the job gets that module. Nothing of ``__main__`` (a script, a
+    # notebook) is: cloudpickle sends all of it by value, and the job must not run a
+    # script's top level.
+    if function.__module__ != "__main__":
+        with contextlib.suppress(ConfigurationError):
+            own.append(_reference_of(function)[1])
     pickled = _pickled_call(cloudpickle, function, bound)
     call.update(qualname=function.__qualname__)
     return CallPlan(call, pickled, _merged([*own, *copies, shipped]))
@@ -129,6 +146,7 @@ def write_source(folder: Path, plan: CallPlan, requirements: str | None) -> Path
     modules.mkdir(parents=True)
     (package / "__init__.py").write_bytes(b"")
     shutil.copyfile(_ENTRY_FILE, package / "entry.py")
+    shutil.copyfile(_LINKS_FILE, package / _LINKS_FILE.name)
     (package / "call.json").write_text(json.dumps(plan.call), encoding="utf-8")
     if plan.pickled is not None:
         (package / "call.pickle").write_bytes(plan.pickled)
@@ -327,7 +345,8 @@ def _cloudpickle() -> types.ModuleType:
         return importlib.import_module("cloudpickle")
     except ImportError:
         raise ConfigurationError(
-            "serialization='cloudpickle' needs cloudpickle: pip install 'braket-async[pickle]'"
+            "serialization='cloudpickle' needs cloudpickle, a dependency of braket-async: "
+            "pip install cloudpickle (or reinstall braket-async)"
         ) from None
 
 

@@ -13,6 +13,7 @@ __all__ = [
     "ApiError",
     "conflict",
     "internal_error",
+    "must_not_be_null",
     "not_found",
     "throttled",
     "validation_error",
@@ -22,6 +23,9 @@ __all__ = [
 # kept here so that raising an error does not need the model at hand.
 _STATUS = {
     "ValidationException": 400,
+    # Not a shape of the model: the real service's answer to some bad request bodies
+    # (see ``_wire``); botocore reads its name from the x-amzn-ErrorType header.
+    "BadRequestException": 400,
     "AccessDeniedException": 403,
     "ResourceNotFoundException": 404,
     "ConflictException": 409,
@@ -64,6 +68,11 @@ class ApiError(Exception):
 def validation_error(message: str) -> ApiError:
     """A ``ValidationException`` (400)."""
     return ApiError("ValidationException", message)
+
+
+def must_not_be_null(member: str) -> str:
+    """The message of a required ``member`` that is missing."""
+    return f"Value null at '{member}' failed to satisfy constraint: Member must not be null"
 
 
 def not_found(message: str) -> ApiError:

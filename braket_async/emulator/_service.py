@@ -20,7 +20,7 @@ from typing import Any
 from .._shield import finish
 from .._states import JobState
 from ._devices import DEVICES, Device
-from ._errors import ApiError, conflict, not_found, validation_error
+from ._errors import ApiError, conflict, must_not_be_null, not_found, validation_error
 from ._jobs import JobRecord
 from ._quantum_tasks import QuantumTasks
 from ._runner import JobControl, JobRunner
@@ -32,7 +32,6 @@ from ._tasks import QuantumTaskRecord
 __all__ = ["BraketService"]
 
 _LOGGER = logging.getLogger(__name__)
-_JOB_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")
 _JOB_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:[a-z0-9\-]+:[0-9]{12}:job/.+$")
 _DEVICE_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:[a-z0-9\-]*:[0-9]{0,12}:device/.+$")
 _TERMINAL = frozenset(state for state in JobState if state.is_terminal)
@@ -226,19 +225,23 @@ class BraketService:
         return {"jobArn": arn}
 
     def _validate_job(self, request: dict[str, Any]) -> None:
-        if not _JOB_NAME.fullmatch(request["jobName"]):
-            raise validation_error(
-                f"Invalid job name {request['jobName']!r}: it must match {_JOB_NAME.pattern}"
-            )
+        """What the model's constraints (checked in ``_wire``) leave to the service.
+
+        The device is not checked: the model allows any 1 to 256 characters, Braket
+        accepts device ARNs and ``local:<provider>/<simulator>`` for jobs on embedded
+        simulators, and its rule for other strings is not known, so nothing is refused.
+        """
         if "scriptModeConfig" not in request["algorithmSpecification"]:
-            raise validation_error("algorithmSpecification.scriptModeConfig is required")
-        device = request["deviceConfig"]["device"]
-        if device not in self.devices and not _DEVICE_ARN.fullmatch(device):
-            raise validation_error(f"Invalid device ARN {device!r}")
-        for index, channel in enumerate(request.get("inputDataConfig", ())):
-            if channel["channelName"] in (".", ".."):
-                raise validation_error(f"inputDataConfig.{index + 1}: invalid channel name")
+            # The runner needs an entry point; worded as the model's checks are.
+            raise validation_error(must_not_be_null("algorithmSpecification.scriptModeConfig"))
         names = [channel["channelName"] for channel in request.get("inputDataConfig", ())]
+        for index, name in enumerate(names):
+            if name in (".", ".."):
+                # The pattern allows them, but a channel is a folder of the job.
+                raise validation_error(
+                    f"Value '{name}' at 'inputDataConfig.{index + 1}.member.channelName' "
+                    "failed to satisfy constraint: Member must not be '.' or '..'"
+                )
         if len(set(names)) != len(names):
             raise validation_error("inputDataConfig: channel names must be unique")
 

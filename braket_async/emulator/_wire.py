@@ -15,13 +15,13 @@ import json
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import botocore.session  # type: ignore[import-untyped]
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape  # type: ignore[import-untyped]
 
-from ._errors import validation_error
+from ._errors import ApiError, must_not_be_null, validation_error
 from ._jobs import iso_millis
 
 __all__ = ["Route", "braket_model", "find_route", "parse_request", "to_json"]
@@ -42,6 +42,12 @@ OPERATIONS = (
     "TagResource",
     "UntagResource",
 )
+
+
+#: Members whose bad values Braket answers with ``BadRequestException: Invalid request
+#: body`` (400) rather than a ``ValidationException``: what users of the real service
+#: report for a job name with an underscore (amazon-braket-sdk-python issue 1096).
+_BAD_REQUEST_MEMBERS = frozenset({"jobName"})
 
 
 @functools.cache
@@ -146,13 +152,25 @@ def parse_request(
         if not isinstance(document, dict):
             raise validation_error("Request body must be a JSON object")
         params.update({k: v for k, v in document.items() if k in body_members})
-    errors: list[str] = []
+    errors: list[_Failure] = []
     _check(shape, params, "", errors)
+    if any(error.path in _BAD_REQUEST_MEMBERS and not error.missing for error in errors):
+        raise ApiError("BadRequestException", "Invalid request body")
     if errors:
         count = len(errors)
         plural = "error" if count == 1 else "errors"
-        raise validation_error(f"{count} validation {plural} detected: " + "; ".join(errors))
+        messages = "; ".join(error.message for error in errors)
+        raise validation_error(f"{count} validation {plural} detected: {messages}")
     return params
+
+
+class _Failure(NamedTuple):
+    """A constraint a request breaks: where, the message, and whether it is a missing
+    required member."""
+
+    path: str
+    message: str
+    missing: bool = False
 
 
 def _from_text(shape: Shape, values: list[str]) -> Any:
@@ -167,14 +185,15 @@ def _from_text(shape: Shape, values: list[str]) -> Any:
     return value
 
 
-def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
-    """Append a message per constraint of ``shape`` that ``value`` breaks."""
+def _check(shape: Shape, value: Any, path: str, errors: list[_Failure]) -> None:
+    """Append a failure per constraint of ``shape`` that ``value`` breaks."""
     where = path or shape.name
     meta = shape.metadata
 
     def fail(constraint: str) -> None:
         shown = value if isinstance(value, (str, int)) else json.dumps(value, default=str)
-        errors.append(f"Value '{shown}' at '{where}' failed to satisfy constraint: {constraint}")
+        message = f"Value '{shown}' at '{where}' failed to satisfy constraint: {constraint}"
+        errors.append(_Failure(where, message))
 
     kind = shape.type_name
     if kind == "structure":
@@ -184,10 +203,8 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
             return
         for name in shape.required_members:
             if value.get(name) is None:
-                errors.append(
-                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: "
-                    "Member must not be null"
-                )
+                member = _join(path, name)
+                errors.append(_Failure(member, must_not_be_null(member), missing=True))
         for name, member in shape.members.items():
             if value.get(name) is not None:
                 _check(member, value[name], _join(path, name), errors)

@@ -4,6 +4,7 @@ source tarballs, the quantum tasks' simulator workers."""
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import textwrap
 import uuid
@@ -80,6 +81,21 @@ def job_request(bucket: str) -> Callable[..., dict[str, Any]]:
         return request
 
     return build
+
+
+@pytest.fixture
+async def official_sdk_environment(stack: EmulatorStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the official SDK needs to create jobs on :func:`stack`: only environment
+    variables point it there (no code of it is changed), and the account has a jobs
+    role for it to find."""
+    for name, value in stack.environment().items():
+        monkeypatch.setenv(name, value)
+    async with stack.client("iam") as iam:
+        await iam.create_role(
+            RoleName=f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}",
+            Path="/service-role/",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )
 
 
 @pytest.fixture

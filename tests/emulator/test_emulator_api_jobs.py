@@ -76,16 +76,12 @@ async def test_job_names_are_not_unique(braket: Any, job_request: JobRequest) ->
 @pytest.mark.parametrize(
     ("overrides", "fragment"),
     [
-        ({"jobName": "-starts-with-hyphen"}, "jobName"),
-        ({"jobName": "under_score"}, "jobName"),
-        ({"jobName": "x" * 51}, "jobName"),
         ({"roleArn": "not-a-role"}, "roleArn"),
         (
             {"outputDataConfig": {"s3Path": "ftp://bucket/key"}},
             "outputDataConfig.s3Path",
         ),
         ({"stoppingCondition": {"maxRuntimeInSeconds": 432001}}, "maxRuntimeInSeconds"),
-        ({"deviceConfig": {"device": "my-laptop"}}, "device"),
     ],
 )
 async def test_create_job_validation(

@@ -13,7 +13,7 @@ import aiobotocore.session
 import botocore.exceptions
 import pytest
 from botocore.config import Config
-from emulator_process import EmulatorProcess, emulator_command, emulator_process
+from support.emulator_process import EmulatorProcess, emulator_command, emulator_process
 
 pytestmark = pytest.mark.anyio
 

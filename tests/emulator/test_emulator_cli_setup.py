@@ -8,7 +8,7 @@ from pathlib import Path
 import aiobotocore.session
 import anyio
 import pytest
-from emulator_process import emulator_process
+from support.emulator_process import emulator_process
 
 from braket_async.aws import AwsQuantumJob
 from braket_async.emulator.testing import clean_aws_environment

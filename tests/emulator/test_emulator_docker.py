@@ -12,9 +12,9 @@ from pathlib import Path
 import aiodocker
 import anyio
 import pytest
-from emulator_process import emulator_command, emulator_process
 from support.aws import SV1, session_for
 from support.docker import TEST_IMAGE, derived_image
+from support.emulator_process import emulator_command, emulator_process
 
 from braket_async import JobFailedError
 from braket_async.aws import AwsQuantumJob, AwsSession

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +26,14 @@ async def test_official_sdk_creates_a_job_and_gets_its_result(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    official_sdk_environment: None,
 ) -> None:
-    # Only environment variables point the official SDK here: no code of it is changed.
-    for name, value in stack.environment().items():
-        monkeypatch.setenv(name, value)
     source = tmp_path / "src" / "algo.py"
     source.parent.mkdir()
     source.write_text(textwrap.dedent(ALGO))
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)  # result() extracts model.tar.gz into the working directory
-    async with stack.client("iam") as iam:
-        await iam.create_role(
-            RoleName=f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}",
-            Path="/service-role/",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )
 
     def run_official_sdk() -> tuple[str, dict[str, Any], str, Any]:
         from braket.aws import AwsQuantumJob

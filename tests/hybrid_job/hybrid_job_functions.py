@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from braket_async import hybrid_job
+from braket_async.jobs import PersistedJobDataFormat
 
 
 def add(a: int, b: int = 10) -> int:
@@ -86,3 +87,33 @@ def decorated_square(x: int) -> int:
 def calls_decorated_square(x: int) -> int:
     # A decorated name the function refers to is the plain function inside the job.
     return decorated_square(x) + 1  # type: ignore[operator]
+
+
+def returns(value: Any) -> Any:
+    """Return ``value``: what a job saves is then the decorator's doing alone."""
+    return value
+
+
+def record(a: int, b: str = "de(f)ault", *rest: Any, flag: bool = False, **extra: Any) -> int:
+    return a
+
+
+def positional(a: int, /, b: int = 2) -> int:
+    return a + b
+
+
+def save_progress(steps: int) -> dict[str, int]:
+    """Checkpoint after each step, as the official notebooks do."""
+    from braket_async.jobs import save_job_checkpoint
+
+    for step in range(steps):
+        save_job_checkpoint({"step": step}, data_format=PersistedJobDataFormat.PICKLED_V4)
+    return {"steps": steps}
+
+
+def resume(previous_job_name: str, more: int) -> dict[str, int]:
+    """Continue from the checkpoint of the job ``previous_job_name``."""
+    from braket_async.jobs import load_job_checkpoint
+
+    checkpoint = load_job_checkpoint(previous_job_name, allow_pickle=True)
+    return {"resumed_at": checkpoint["step"], "last": checkpoint["step"] + more}

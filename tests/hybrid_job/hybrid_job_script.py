@@ -1,7 +1,8 @@
-"""A script whose decorated function runs as a job: the job imports this file without
-running the ``__main__`` block again (it would fail there).
+"""A script whose decorated function runs as a job, by value (the default) or by
+reference (``HYBRID_JOB_SERIALIZATION=json``: the job imports this file as a module);
+either way the ``__main__`` block does not run again in the job (it would fail there).
 
-python hybrid_job_script.py <root>
+HYBRID_JOB_ROOT=<root> python hybrid_job_script.py
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import sys
 from braket_async import hybrid_job
 
 
-@hybrid_job(device=None, local=True, root=os.environ.get("HYBRID_JOB_ROOT"))
+@hybrid_job(
+    device=None,
+    local=True,
+    root=os.environ.get("HYBRID_JOB_ROOT"),
+    serialization=os.environ.get("HYBRID_JOB_SERIALIZATION", "cloudpickle"),  # type: ignore[arg-type]
+)
 def triple(value: int) -> dict[str, object]:
     return {"tripled": 3 * value, "module": __name__}
 

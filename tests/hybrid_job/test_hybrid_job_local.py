@@ -19,6 +19,7 @@ from support.owning import eventually
 
 from braket_async import JobFailedError, JobState, LocalQuantumJob, hybrid_job
 from braket_async.errors import ConfigurationError
+from braket_async.jobs import PersistedJobDataFormat
 from braket_async.runtimes import ProcessRuntime
 
 Staged = Callable[[], list[str]]
@@ -105,13 +106,28 @@ async def test_a_result_that_is_not_json_fails_the_job_naming_the_fix(jobs_root:
         await job.result()
     reason = failed.value.failure_reason or ""
     assert "the return value of not_json is not JSON" in reason
-    assert "serialization='cloudpickle'" in reason
+    assert "data_format='pickle'" in reason
 
 
+@pytest.mark.parametrize("data_format", ["pickle", "PICKLE", PersistedJobDataFormat.PICKLED_V4])
+async def test_a_pickled_result_needs_allow_pickle(jobs_root: Path, data_format: Any) -> None:
+    job = await local(jobs_root, data_format=data_format)(functions.echo)({1, (2, 3)})
+    with pytest.raises(RuntimeError, match="allow_pickle"):
+        await job.result()
+    assert await job.result(allow_pickle=True) == {"result": {1, (2, 3)}}
+    saved = json.loads((job.folder / "results.json").read_text())
+    assert saved["dataFormat"] == "pickled_v4"
+
+
+@pytest.mark.parametrize(
+    ("serialization", "module"), [("cloudpickle", "__main__"), ("json", "hybrid_job_script")]
+)
 def test_a_script_function_runs_without_its_main_block(
-    tmp_path: Path, staged: Staged, private_tempdir: Path
+    tmp_path: Path, staged: Staged, private_tempdir: Path, serialization: str, module: str
 ) -> None:
-    # The block exits non-zero inside a job: the job imports the script as a module.
+    # The block exits non-zero inside a job. By value nothing of the script runs there;
+    # with "json" the job imports the script as a module (its top level runs, not the
+    # block).
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     done = subprocess.run(
@@ -122,6 +138,7 @@ def test_a_script_function_runs_without_its_main_block(
         env={
             **os.environ,
             "HYBRID_JOB_ROOT": str(tmp_path / "jobs"),
+            "HYBRID_JOB_SERIALIZATION": serialization,
             "TMPDIR": str(private_tempdir),
         },
         timeout=120,
@@ -129,7 +146,7 @@ def test_a_script_function_runs_without_its_main_block(
     )
     assert done.returncode == 0, done.stderr
     output = json.loads(done.stdout)
-    assert output["result"] == {"tripled": 42, "module": "hybrid_job_script"}
+    assert output["result"] == {"tripled": 42, "module": module}
     assert os.listdir(tmp_path / "jobs") == [output["name"]]
     assert os.listdir(cwd) == []
     assert staged() == []
@@ -189,47 +206,59 @@ def process_wide_state() -> tuple[object, ...]:
 
 
 async def test_a_pickled_call_changes_no_process_wide_state(jobs_root: Path) -> None:
-    run = local(jobs_root, serialization="cloudpickle")(functions.add)
-    await (await run(0)).result(allow_pickle=True)  # imports whatever a call imports
+    run = local(jobs_root, include_modules="hybrid_job_extra")(functions.add)
+    await (await run(0)).result()  # imports whatever a call imports
     code = functions.add.__code__
     before = process_wide_state()
     job = await run(5, b=6)
-    assert await job.result(allow_pickle=True) == {"result": 11}
+    assert await job.result() == {"result": 11}
     assert process_wide_state() == before
     assert functions.add.__code__ is code
     assert functions.add.__module__ == "hybrid_job_functions"
 
 
-async def test_a_closure_needs_cloudpickle_and_then_runs(jobs_root: Path, staged: Staged) -> None:
+async def test_closures_lambdas_and_any_argument_go_by_value(
+    jobs_root: Path, staged: Staged
+) -> None:
     shifted = functions.make_closure(100)
-    with pytest.raises(ConfigurationError, match="serialization='cloudpickle'") as refused:
-        await local(jobs_root)(shifted)(1)
-    assert "defined inside another function" in str(refused.value)
-    with pytest.raises(ConfigurationError, match="is a lambda"):
-        await local(jobs_root)(lambda: 1)()
-    assert os.listdir(jobs_root) == []
-
-    job = await local(jobs_root, serialization="cloudpickle")(shifted)(1)
-    with pytest.raises(RuntimeError, match="allow_pickle"):
-        await job.result()
-    assert await job.result(allow_pickle=True) == {"result": 101}
-    # Values JSON cannot carry travel pickled too, both ways.
-    job = await local(jobs_root, serialization="cloudpickle")(functions.echo)({1, (2, 3)})
+    job = await local(jobs_root)(shifted)(1)
+    assert await job.result() == {"result": 101}
+    job = await local(jobs_root)(lambda x: x * 2)(21)
+    assert await job.result() == {"result": 42}
+    # Values JSON cannot carry reach the function unchanged; the result is pickled when
+    # data_format says so.
+    job = await local(jobs_root, data_format="pickle")(functions.echo)({1, (2, 3)})
     assert await job.result(allow_pickle=True) == {"result": {1, (2, 3)}}
     # A decorated global of a function pickled by value is the plain function.
-    job = await local(jobs_root, serialization="cloudpickle")(functions.calls_decorated_square)(3)
-    assert await job.result(allow_pickle=True) == {"result": 10}
+    job = await local(jobs_root)(functions.calls_decorated_square)(3)
+    assert await job.result() == {"result": 10}
     assert staged() == []
+
+
+async def test_by_reference_refuses_what_it_cannot_import(jobs_root: Path) -> None:
+    shifted = functions.make_closure(100)
+    by_reference = local(jobs_root, serialization="json")
+    with pytest.raises(ConfigurationError, match="serialization='cloudpickle'") as refused:
+        await by_reference(shifted)(1)
+    assert "defined inside another function" in str(refused.value)
+    with pytest.raises(ConfigurationError, match="is a lambda"):
+        await by_reference(lambda: 1)()
+    assert os.listdir(jobs_root) == []
+    job = await by_reference(functions.describe)(1, 2, scale=3)
+    assert (await job.result())["args"] == [3, 6]
 
 
 async def test_cloudpickle_missing_is_a_clear_error(
     jobs_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "cloudpickle", None)  # what an import without it sees
-    run = local(jobs_root, serialization="cloudpickle")(functions.add)
-    with pytest.raises(ConfigurationError, match=r"pip install 'braket-async\[pickle\]'"):
+    run = local(jobs_root)(functions.add)
+    with pytest.raises(ConfigurationError, match="pip install cloudpickle"):
         await run(1)
     assert os.listdir(jobs_root) == []
+    # By reference needs no cloudpickle.
+    job = await local(jobs_root, serialization="json")(functions.add)(1)
+    assert await job.result() == {"result": 11}
 
 
 @pytest.mark.parametrize(
@@ -242,11 +271,11 @@ async def test_cloudpickle_missing_is_a_clear_error(
         ((object(),), r"argument 'value' of echo is not plain JSON"),
     ],
 )
-async def test_an_argument_that_is_not_json_is_refused_before_any_job(
+async def test_by_reference_an_argument_that_is_not_json_is_refused_before_any_job(
     jobs_root: Path, staged: Staged, arguments: tuple[Any, ...], message: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=message) as refused:
-        await local(jobs_root)(functions.echo)(*arguments)
+        await local(jobs_root, serialization="json")(functions.echo)(*arguments)
     assert "serialization='cloudpickle'" in str(refused.value)
     assert os.listdir(jobs_root) == []
     assert staged() == []
@@ -343,25 +372,30 @@ async def test_wait_until_complete_returns_the_ended_job(jobs_root: Path) -> Non
     assert await job.result() == {"args": ["printed"], "kwargs": {}, "job": job.name}
 
 
-def test_a_function_of_an_interactive_session_needs_cloudpickle(tmp_path: Path) -> None:
+def test_a_function_of_an_interactive_session_runs_by_value(tmp_path: Path) -> None:
     # ``python -c``: __main__ has no file, as in a notebook or the REPL.
     code = (
         "import asyncio\n"
         "from braket_async import hybrid_job\n"
-        "def f():\n"
-        "    return 1\n"
-        f"run = hybrid_job(device=None, local=True, root={str(tmp_path)!r})(f)\n"
-        "try:\n"
-        "    asyncio.run(run())\n"
-        "except ValueError as error:\n"
-        "    print(error)\n"
+        "OFFSET = 5\n"
+        "def f(x):\n"
+        "    return x + OFFSET\n"
+        "async def main():\n"
+        f"    job = await hybrid_job(device=None, local=True, root={str(tmp_path)!r})(f)(1)\n"
+        "    print(await job.result())\n"
+        "    try:\n"
+        f"        await hybrid_job(device=None, local=True, root={str(tmp_path)!r},\n"
+        "                         serialization='json')(f)(1)\n"
+        "    except ValueError as error:\n"
+        "        print(error)\n"
+        "asyncio.run(main())\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
+    assert done.stdout.splitlines()[0] == "{'result': 6}"
     assert "__main__.f is not defined in a module file (a notebook" in done.stdout
     assert "serialization='cloudpickle'" in done.stdout
-    assert os.listdir(tmp_path) == ["tmp"]
 
 
 async def test_a_function_compiled_elsewhere_is_not_imported_by_reference(
@@ -370,6 +404,20 @@ async def test_a_function_compiled_elsewhere_is_not_imported_by_reference(
     namespace: dict[str, Any] = {"__name__": functions.__name__}
     exec("def made():\n    return 2\n", namespace)
     with pytest.raises(ConfigurationError, match="was not compiled from"):
-        await local(jobs_root)(namespace["made"])()
-    job = await local(jobs_root, serialization="cloudpickle")(namespace["made"])()
-    assert await job.result(allow_pickle=True) == {"result": 2}
+        await local(jobs_root, serialization="json")(namespace["made"])()
+    job = await local(jobs_root)(namespace["made"])()
+    assert await job.result() == {"result": 2}
+
+
+async def test_a_job_continues_from_a_local_jobs_checkpoints(jobs_root: Path) -> None:
+    first = await local(jobs_root)(functions.save_progress)(3)
+    await first.result()
+    # By name, by ARN, or by the handle.
+    for source in (first.name, first.arn, first):
+        run = local(jobs_root, copy_checkpoints_from_job=source)(functions.resume)
+        job = await run(first.name, 10)
+        assert await job.result() == {"resumed_at": 2, "last": 12}, job.run_log
+    with pytest.raises(ConfigurationError, match="holds no checkpoints"):
+        await local(jobs_root, copy_checkpoints_from_job="no-such-job")(functions.resume)("x", 1)
+    with pytest.raises(ConfigurationError, match="Invalid job name"):
+        local(jobs_root, copy_checkpoints_from_job="../up")

@@ -64,6 +64,33 @@ async def test_concurrent_calls_make_remote_jobs_with_their_own_results(
     assert staged() == []
 
 
+async def test_a_remote_job_continues_from_another_ones_checkpoints_with_its_input(
+    session: AwsSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "steps.txt").write_text("3")
+
+    def first_run(path: str) -> dict[str, int]:
+        from braket_async.jobs import save_job_checkpoint
+
+        with open(path) as file:  # the local input file, at the path it was given
+            steps = int(file.read())
+        for step in range(steps):
+            save_job_checkpoint({"step": step})
+        return {"steps": steps}
+
+    first = await hybrid_job(device=SV1, target=session, input_data="steps.txt")(first_run)(
+        "steps.txt"
+    )
+    assert await first.result(poll_interval_seconds=0.2) == {"steps": 3}
+    for source in (first.arn, first):
+        run = hybrid_job(device=SV1, target=session, copy_checkpoints_from_job=source)
+        job = await run(functions.resume)(first.name, 10)
+        assert await job.result(poll_interval_seconds=0.2) == {"resumed_at": 2, "last": 12}
+    with pytest.raises(ConfigurationError, match="a remote job is named by its ARN"):
+        hybrid_job(device=SV1, target=session, copy_checkpoints_from_job=first.name)
+
+
 async def test_options_that_do_not_apply_to_the_target_are_refused(
     fake_stack: EmulatorStack, fake_session: AwsSession
 ) -> None:
@@ -82,6 +109,10 @@ async def test_options_that_do_not_apply_to_the_target_are_refused(
         hybrid_job(device=None, runtime="process")
     with pytest.raises(ConfigurationError, match="serialization must be"):
         hybrid_job(device=None, serialization="pickle")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="logger must be"):
+        hybrid_job(device=None, logger=print)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="quiet must be"):
+        hybrid_job(device=None, quiet="yes")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="Invalid job name"):
         hybrid_job(device=None, job_name="no spaces")
     with pytest.raises(ConfigurationError, match="tags must be"):

@@ -17,6 +17,8 @@ import attrs
 from braket_async.aws import AwsSession
 from braket_async.emulator.testing import clean_aws_environment
 
+COMMAND = (sys.executable, "-m", "braket_async", "emulator")
+
 
 @attrs.define
 class EmulatorProcess:
@@ -59,10 +61,7 @@ async def emulator_process(
 ) -> AsyncIterator[EmulatorProcess]:
     """Start ``braket-async emulator <options>``, read its lines, stop it on exit."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "braket_async",
-        "emulator",
+        *COMMAND,
         *options,
         stdout=asyncio.subprocess.PIPE,
         env=dict(environment) if environment is not None else clean_aws_environment(),
@@ -98,10 +97,7 @@ async def emulator_process(
 async def emulator_command(*arguments: str, environment: Mapping[str, str]) -> tuple[int, str, str]:
     """Run ``braket-async emulator <arguments>`` to its end: exit code, stdout, stderr."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "braket_async",
-        "emulator",
+        *COMMAND,
         *arguments,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

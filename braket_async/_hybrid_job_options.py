@@ -13,7 +13,8 @@ from typing import Any
 import attrs
 
 from ._names import validate_job_name
-from ._targets import check, is_remote
+from ._rules import check_tags
+from ._targets import REMOTE_ONLY_OPTIONS, check, is_remote
 from .errors import ConfigurationError
 from .jobs import PersistedJobDataFormat
 
@@ -29,7 +30,6 @@ _DATA_FORMAT_ALIASES = {
 }
 # Options LocalQuantumJob.create has no use for; a local job refuses them rather than
 # dropping them silently as the official local mode does.
-_REMOTE_ONLY = ("instance_config", "distribution", "stopping_condition", "tags", "reservation_arn")
 _LOCAL_ONLY = ("root", "environment", "network_mode", "detach")
 _LOCAL_ARN_PREFIX = "local:job/"
 
@@ -108,11 +108,11 @@ def checked_options(
     given = {
         **create_options,
         "image_uri": image_uri,
-        "tags": dict(_checked_tags(tags)) if tags is not None else None,
+        "tags": check_tags(tags) if tags is not None else None,
         "copy_checkpoints_from_job": _checkpoints_source(copy_checkpoints_from_job, is_local),
     }
     options = {key: value for key, value in given.items() if value is not None}
-    for option in _REMOTE_ONLY if is_local else _LOCAL_ONLY:
+    for option in REMOTE_ONLY_OPTIONS if is_local else _LOCAL_ONLY:
         if option in options:
             kind = "remote" if is_local else "local"
             raise ConfigurationError(f"{option}= applies to {kind} jobs only")
@@ -238,11 +238,3 @@ def _checked_dependencies(
                 f"dependencies takes requirement lines (non-empty, one line each), not {line!r}"
             )
     return lines
-
-
-def _checked_tags(tags: Mapping[str, str]) -> Mapping[str, str]:
-    if not isinstance(tags, Mapping) or not all(
-        isinstance(key, str) and isinstance(value, str) for key, value in tags.items()
-    ):
-        raise ConfigurationError(f"tags must be a dict of strings to strings, not {tags!r}")
-    return tags

@@ -38,6 +38,7 @@ from typing import Any
 
 import attrs
 
+from ._rules import LINE_BREAKS, MAX_HYPERPARAMETER_VALUE
 from .errors import ConfigurationError
 
 __all__ = [
@@ -63,7 +64,6 @@ _ENTRY_FILE = Path(__file__).with_name("_hybrid_job_entry.py")
 _LINKS_FILE = Path(__file__).with_name("_hybrid_job_links.py")
 _MAIN_FALLBACK = "_braket_async_main"
 _PICKLE_FIX = "use serialization='cloudpickle' (the default)"
-_MAX_HYPERPARAMETER = 2500  # the service's limit on a hyperparameter value
 
 
 @attrs.frozen
@@ -198,11 +198,13 @@ def _hyperparameter_text(value: object) -> str:
         text = str(value)
     except Exception:  # a broken __str__ only costs the record
         text = f"<{type(value).__name__}>"
-    # The service refuses these characters; the official decorator swaps them the same way.
-    for old, new in (("\n", " "), ("$", "?"), ("(", "{"), ("&", "+"), ("`", "'"), (")", "}")):
+    # The official decorator swaps these characters the same way; every line break (the
+    # service refuses them all, not only "\n") becomes a space.
+    text = LINE_BREAKS.sub(" ", text)
+    for old, new in (("$", "?"), ("(", "{"), ("&", "+"), ("`", "'"), (")", "}")):
         text = text.replace(old, new)
-    if len(text) > _MAX_HYPERPARAMETER:
-        text = f"{text[: _MAX_HYPERPARAMETER - 23]}...{text[-20:]}"
+    if len(text) > MAX_HYPERPARAMETER_VALUE:
+        text = f"{text[: MAX_HYPERPARAMETER_VALUE - 23]}...{text[-20:]}"
     return text
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from .errors import ConfigurationError
 
 __all__ = [
+    "LINE_BREAKS",
     "MAX_HYPERPARAMETERS",
     "MAX_HYPERPARAMETER_VALUE",
     "check_device",
@@ -40,7 +41,7 @@ MAX_HYPERPARAMETERS = 100
 MAX_HYPERPARAMETER_KEY = 256
 MAX_HYPERPARAMETER_VALUE = 2500
 #: What Java's ``.`` does not match: the service refuses these in a hyperparameter value.
-_LINE_BREAKS = re.compile("[\n\r\u0085\u2028\u2029]")
+LINE_BREAKS = re.compile("[\n\r\u0085\u2028\u2029]")
 _MAX_DEVICE = 256
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
 _DEVICE_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:([a-z0-9\-]*):\d{0,12}:device/\S+$")
@@ -167,7 +168,7 @@ def check_hyperparameter_texts(hyperparameters: Mapping[str, str]) -> None:
                 f"{MAX_HYPERPARAMETER_VALUE} characters (got {len(value)}); pass bulk data "
                 "as input_data"
             )
-        if _LINE_BREAKS.search(value):
+        if LINE_BREAKS.search(value):
             raise ConfigurationError(
                 f"Hyperparameter {_shown(key)}: its value must be one line (the service "
                 "refuses line breaks); encode it, e.g. as JSON"

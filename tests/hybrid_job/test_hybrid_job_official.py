@@ -86,6 +86,17 @@ async def test_the_hyperparameters_are_the_official_decorators(
     assert (await job.metadata())["hyperParameters"] == {k: str(v) for k, v in expected.items()}
 
 
+async def test_every_line_break_becomes_a_space_where_the_official_decorator_swaps_only_newlines(
+    jobs_root: Path,
+) -> None:
+    # The service refuses a hyperparameter value with any line break; the official
+    # decorator would send "\r" and fail remotely. Ours runs the same call anywhere.
+    value = "a\rb\u2028c\nd\u0085e"
+    job = await local(jobs_root)(functions.echo)(value)
+    assert (await job.metadata())["hyperParameters"] == {"value": "a b c d e"}
+    assert await job.result() == {"result": value}  # the call got the value unchanged
+
+
 RESULTS = [
     ("plaintext", {"energy": -1.5, "params": [0.1, 0.2], "name": "réseau", "ok": True}),
     ("plaintext", [1, 2.5, "three", None]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -17,16 +18,20 @@ from .._states import JobState
 from ..config import CheckpointConfig
 from ..errors import (
     ConfigurationError,
+    ContainerError,
 )
 from ..runtimes import JobRuntime, JobSpec, ProcessRuntime
 from ._credentials import session_environment
 from ._description import JobDescription, runtime_config
 from ._folder import (
     ARN_PREFIX,
+    failed_write,
     hold_lock,
     job_folder,
+    metadata_to_json,
     private_folder,
     process_identity,
+    reserve_room,
     write_metadata,
 )
 from ._owner import (
@@ -256,19 +261,34 @@ def _start_record(
     Done in the loop right after the folder is made: a reader in another process never
     sees a job folder without its record, nor an unlocked queued job.
     """
-    private_folder(folder).mkdir(mode=0o700)
-    lock = hold_lock(folder)
+    try:
+        private_folder(folder).mkdir(mode=0o700)
+        lock = hold_lock(folder)
+    except OSError as exc:
+        raise _not_created(spec, folder, exc) from exc
     try:
         owner = process_identity(os.getpid())
         if config is not None:
             JobDescription(spec=spec, runtime_config=config, owner=owner).write(folder)
         else:
             metadata["supervisor"] = {**owner, "inProcess": True}
+        # The room of the final record, taken now: a job that fills the disk can
+        # still record its end.
+        reserve_room(folder, metadata_to_json(metadata))
         write_metadata(folder, metadata)
-    except BaseException:
+    except BaseException as exc:
         os.close(lock)
+        if isinstance(exc, OSError):
+            raise _not_created(spec, folder, exc) from exc
         raise
     return lock
+
+
+def _not_created(spec: JobSpec, folder: Path, exc: OSError) -> ContainerError:
+    """The error of a job whose folder could not be written (a full disk); the folder,
+    made by this create, is removed."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return ContainerError(f"Could not create job {spec.job_name}: {failed_write(exc)}")
 
 
 class _InProcessRun(LocalJobRun):

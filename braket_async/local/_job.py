@@ -42,7 +42,7 @@ from ._folder import (
     job_folder,
     private_folder,
 )
-from ._follow import POLL_SECONDS, current_record, follow_log, is_job_folder
+from ._follow import POLL_SECONDS, check_record, current_record, follow_log, is_job_folder
 from ._owner import (
     CANCEL_REQUEST,
     LiveRun,
@@ -65,7 +65,8 @@ class LocalQuantumJob(QuantumJob):
         root: The folder that holds the job's folder (default: the current folder).
 
     Raises:
-        JobNotFoundError: No job of that name in ``root`` (a ``ValueError``).
+        JobNotFoundError: No job of that name in ``root`` (a ``ValueError``), or its
+            record cannot be read (the message names the file and the problem).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class LocalQuantumJob(QuantumJob):
             raise JobNotFoundError(f"Local job {self._name!r} not found in {self._folder.parent}")
         if not is_job_folder(self._folder):
             raise JobNotFoundError(f"{self._folder} is a folder, but not a local job's")
+        check_record(self._folder)
         self._run_log = run_log
         self._cached_metadata: dict[str, Any] | None = None
 

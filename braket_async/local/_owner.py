@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
+import logging
 import os
 import signal
 from pathlib import Path
@@ -28,13 +28,19 @@ from ..errors import (
     ClosedError,
     ConfigurationError,
     ContainerError,
+    JobNotFoundError,
     RuntimeUnavailableError,
 )
 from ..runtimes import JobRuntime
 from . import _launcher
 from ._description import FAILED, STARTED
-from ._folder import private_folder, read_metadata, write_metadata
-from ._run import now
+from ._folder import (
+    end_record,
+    failed_write,
+    private_folder,
+    read_metadata,
+    write_final_metadata,
+)
 
 __all__ = [
     "CANCEL_REQUEST",
@@ -44,6 +50,8 @@ __all__ = [
     "supervised_run",
     "unregister",
 ]
+
+logger = logging.getLogger(__name__)
 
 SUPERVISOR_LOG = "supervisor.log"
 _PACKAGE_PARENT = str(Path(braket_async.__file__).resolve().parent.parent)
@@ -327,15 +335,25 @@ class SupervisedRun:
         self._exited = True
 
     async def _end_unstarted(self, state: JobState, reason: str) -> None:
-        """Record the end of a job that has no supervisor (it never started)."""
+        """Record the end of a job that has no supervisor (it never started).
+
+        Quiet when the folder is gone (its user removed it) and when the record cannot
+        be written: this runs as the program exits, where an error has nobody to go to
+        (a reader that finds the record unfinished and unowned finishes it).
+        """
 
         def write() -> None:
-            metadata = read_metadata(self.folder)
-            if JobState(metadata["status"]).is_terminal:
-                return
-            metadata.update({"status": state.value, "endedAt": now(), "failureReason": reason})
-            metadata["events"].append({"eventType": state.value, "timeOfEvent": now()})
-            write_metadata(self.folder, copy.deepcopy(metadata))
+            try:
+                metadata = read_metadata(self.folder)
+                if JobState(metadata["status"]).is_terminal:
+                    return
+                end_record(metadata, state, reason)
+                write_final_metadata(self.folder, metadata)
+            except FileNotFoundError:
+                pass
+            except (OSError, JobNotFoundError) as exc:
+                shown = failed_write(exc) if isinstance(exc, OSError) else str(exc)
+                logger.warning("job %s: its final record: %s", self.folder.name, shown)
 
         await asyncio.to_thread(write)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
 import shutil
@@ -39,6 +40,7 @@ from ._owner import (
     SupervisedRun,
     register,
     unregister,
+    watch_cancel_request,
 )
 from ._run import LocalJobRun
 
@@ -302,11 +304,16 @@ class _InProcessRun(LocalJobRun):
 
     async def launch(self) -> None:
         """Start the job here; see :meth:`LocalJobRun.launch`."""
-        await super().launch()
-        assert self._task is not None
-        self._task.add_done_callback(lambda _: self._release())
+        # Another process cancels this job through a file (no signal reaches it).
+        self._watcher = asyncio.create_task(watch_cancel_request(self.folder, self))
+        try:
+            await super().launch()
+        finally:
+            assert self._task is not None
+            self._task.add_done_callback(lambda _: self._release())
 
     def _release(self) -> None:
+        self._watcher.cancel()
         lock, self._lock = self._lock, -1
         if lock >= 0:
             os.close(lock)

@@ -41,6 +41,7 @@ from ._folder import (
     read_metadata,
     write_final_metadata,
 )
+from ._follow import POLL_SECONDS
 
 __all__ = [
     "CANCEL_REQUEST",
@@ -49,6 +50,7 @@ __all__ = [
     "register",
     "supervised_run",
     "unregister",
+    "watch_cancel_request",
 ]
 
 logger = logging.getLogger(__name__)
@@ -115,6 +117,15 @@ def unregister(folder: Path, run: LiveRun) -> None:
 def supervised_run(folder: Path) -> LiveRun | None:
     """The run of ``folder`` whose supervisor this process started, if any."""
     return _runs.get(folder)
+
+
+async def watch_cancel_request(folder: Path, run: LiveRun) -> None:
+    """Cancel ``run`` once another process asks for it with the :data:`CANCEL_REQUEST`
+    file (looked for every :data:`~._follow.POLL_SECONDS`: one ``stat``)."""
+    path = private_folder(folder) / CANCEL_REQUEST
+    while not await asyncio.to_thread(path.exists):  # noqa: ASYNC110 - a file of another process
+        await asyncio.sleep(POLL_SECONDS)
+    run.request_cancel("Cancelled by the user")
 
 
 class SupervisedRun:
@@ -195,10 +206,15 @@ class SupervisedRun:
                 self._admitted.set_exception(error)
 
     async def _main(self) -> None:
+        watcher: asyncio.Task[None] | None = None
         try:
             if not self._runtime.has_free_slot:
                 self._admit()
+                # Queued: another process may cancel it meanwhile.
+                watcher = asyncio.create_task(watch_cancel_request(self.folder, self))
             async with self._runtime.job_slot():
+                if watcher is not None:
+                    watcher.cancel()
                 if (private_folder(self.folder) / CANCEL_REQUEST).exists():
                     self._cancel_reason = "Cancelled by the user"
                     raise asyncio.CancelledError
@@ -219,6 +235,8 @@ class SupervisedRun:
                 await finish(self._end_unstarted(JobState.FAILED, f"{type(exc).__name__}: {exc}"))
             self._admit(exc)
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await finish(self._close())
 
     async def _start(self) -> asyncio.StreamReader:

@@ -100,8 +100,20 @@ def metadata_to_json(metadata: dict[str, Any]) -> str:
 
 class JobRecordError(JobNotFoundError):
     """A job's record (``metadata.json``) exists but cannot be read: not JSON, not a
-    record's shape (an unknown status, missing fields), or not a readable file. The
-    message names the file and the problem."""
+    record's shape (an unknown status, missing fields), or not a readable file.
+
+    Attributes:
+        path: The record's path.
+        problem: What is wrong with it.
+    """
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path} is not a readable job record: {problem}")
+
+    def __reduce__(self) -> tuple[type[JobRecordError], tuple[Path, str]]:
+        return (type(self), (self.path, self.problem))
 
 
 def metadata_from_json(text: str) -> dict[str, Any]:
@@ -159,9 +171,9 @@ def read_metadata(folder: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise JobRecordError(f"{path} is not a readable job record: {exc.strerror or exc}") from exc
+        raise JobRecordError(path, exc.strerror or str(exc)) from exc
     except ValueError as exc:  # JSON, UTF-8 and shape errors alike
-        raise JobRecordError(f"{path} is not a readable job record: {exc}") from exc
+        raise JobRecordError(path, str(exc)) from exc
 
 
 def end_record(metadata: dict[str, Any], state: JobState, reason: str | None = None) -> None:

@@ -339,8 +339,8 @@ class LocalJobRun:
         if filename is None:
             return None
         try:
-            parts = Path(os.fsdecode(filename)).relative_to(collected).parts  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            parts = Path(str(filename)).relative_to(collected).parts
+        except ValueError:
             return str(filename)
         if parts[:1] == (MODEL_FOLDER,):
             parts = parts[1:]

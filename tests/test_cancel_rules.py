@@ -16,10 +16,12 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.aws import SV1, session_for
 from support.cli import acli
+from support.jobs import write_module
 from support.owning import alive, eventually, record
 from support.poller import denying_proxy
 
@@ -62,13 +64,6 @@ CANCELLER = textwrap.dedent(
     asyncio.run(main(*sys.argv[1:]))
     """
 )
-
-
-def write(tmp_path: Path, source: str) -> Path:
-    path = tmp_path / "src" / "stubborn.py"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(textwrap.dedent(source))
-    return path
 
 
 async def until_ready(job: QuantumJob) -> None:
@@ -139,15 +134,22 @@ async def lagging_session(stack: EmulatorStack, lagging: Lagging) -> AsyncIterat
         yield session
 
 
-async def test_cancel_rules_of_a_local_job(tmp_path: Path) -> None:
+async def stubborn_local_job(tmp_path: Path, **options: Any) -> tuple[LocalQuantumJob, Path]:
+    """A local STUBBORN job, given 60 s to stop after SIGTERM; and its gate."""
     gate = tmp_path / "gate"
     job = await LocalQuantumJob.create(
         DEVICE,
-        write(tmp_path, STUBBORN),
+        write_module(tmp_path / "src", "stubborn", STUBBORN),
         hyperparameters={"gate": str(gate)},
         root=tmp_path,
         runtime=ProcessRuntime(kill_grace_seconds=60),
+        **options,
     )
+    return job, gate
+
+
+async def test_cancel_rules_of_a_local_job(tmp_path: Path) -> None:
+    job, gate = await stubborn_local_job(tmp_path)
     seen = await cancel_then_watch(job, gate)
     # Its processes are slow to stop: the record said so in the meantime.
     assert seen[0] is JobState.CANCELLING
@@ -159,7 +161,7 @@ async def test_cancel_rules_of_a_remote_job(
     gate = tmp_path / "gate"
     job = await AwsQuantumJob.create(
         SV1,
-        write(tmp_path, STUBBORN),
+        write_module(tmp_path / "src", "stubborn", STUBBORN),
         hyperparameters={"gate": str(gate)},
         aws_session=lagging_session,
     )
@@ -171,15 +173,7 @@ async def test_cancel_rules_of_a_remote_job(
 
 
 async def test_another_process_cancels_a_local_job(tmp_path: Path) -> None:
-    gate = tmp_path / "gate"
-    job = await LocalQuantumJob.create(
-        DEVICE,
-        write(tmp_path, STUBBORN),
-        hyperparameters={"gate": str(gate)},
-        root=tmp_path,
-        runtime=ProcessRuntime(kill_grace_seconds=60),
-        detach=True,
-    )
+    job, gate = await stubborn_local_job(tmp_path, detach=True)
     await until_ready(job)
     program = tmp_path / "canceller.py"
     program.write_text(CANCELLER)
@@ -193,9 +187,7 @@ async def test_another_process_cancels_a_local_job(tmp_path: Path) -> None:
 
 
 async def test_cancelling_a_job_whose_processes_are_gone_gives_its_end(tmp_path: Path) -> None:
-    job = await LocalQuantumJob.create(
-        DEVICE, write(tmp_path, STUBBORN), root=tmp_path, detach=True
-    )
+    job, _ = await stubborn_local_job(tmp_path, detach=True)
     await until_ready(job)
     data = record(job.folder)
     for process in (data["supervisor"], data["jobProcess"]):
@@ -208,7 +200,7 @@ async def test_cancelling_a_job_whose_processes_are_gone_gives_its_end(tmp_path:
 
 
 async def test_another_process_cancels_a_queued_job(tmp_path: Path) -> None:
-    source = write(tmp_path, STUBBORN)
+    source = write_module(tmp_path / "src", "stubborn", STUBBORN)
     async with ProcessRuntime(max_concurrent_jobs=1) as runtime:
         running = await LocalQuantumJob.create(DEVICE, source, root=tmp_path, runtime=runtime)
         queued = await LocalQuantumJob.create(

@@ -8,7 +8,7 @@ The job root is a tmpfs of 8 MB of the test's own (mounted as root, unmounted af
 
 from __future__ import annotations
 
-import textwrap
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,13 @@ from support.disk import (
     small_disk,
     start_creator,
 )
-from support.docker import LOCAL_RUNTIMES, job_containers
-from support.owning import eventually
+from support.docker import LOCAL_RUNTIMES, TEST_IMAGE, JobFactory, job_containers
+from support.jobs import write_module
+from support.owning import eventually, first_line
 
 from braket_async import JobFailedError, JobState, LocalQuantumJob
 from braket_async.errors import ContainerError
+from braket_async.runtimes import DockerRuntime
 
 pytestmark = pytest.mark.anyio
 
@@ -49,13 +51,6 @@ def options(request: pytest.FixtureRequest) -> dict[str, Any]:
     return chosen
 
 
-def write(tmp_path: Path, name: str, source: str) -> Path:
-    path = tmp_path / "src" / f"{name}.py"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(textwrap.dedent(source))
-    return path
-
-
 async def ended_cleanly(folder: Path, options: dict[str, Any]) -> dict[str, Any]:
     """The job's final record, once nothing of the job runs any more."""
     data = final_record(folder)
@@ -66,16 +61,12 @@ async def ended_cleanly(folder: Path, options: dict[str, Any]) -> dict[str, Any]
     return data
 
 
-async def first_line(job: LocalQuantumJob) -> str:
-    async for event in job.logs(wait=True):
-        return event.message
-    raise AssertionError("the job printed nothing")
-
-
 async def test_a_job_that_floods_its_log_fails_and_its_creator_exits(
     disk: Path, options: dict[str, Any], tmp_path: Path
 ) -> None:
-    creator = start_creator(tmp_path, write(tmp_path, "flood", FLOOD), disk, "flood", **options)
+    creator = start_creator(
+        tmp_path, write_module(tmp_path / "src", "flood", FLOOD), disk, "flood", **options
+    )
     out, err = creator.communicate(timeout=120)
     assert (creator.returncode, out, err) == (0, "FAILED\n", "")
     data = await ended_cleanly(disk / "flood", options)
@@ -91,7 +82,7 @@ async def test_a_job_that_saves_too_much_fails_without_a_truncated_result(
     disk: Path, options: dict[str, Any], tmp_path: Path
 ) -> None:
     job = await LocalQuantumJob.create(
-        DEVICE, write(tmp_path, "save", SAVE), job_name="save", root=disk, **options
+        DEVICE, write_module(tmp_path / "src", "save", SAVE), job_name="save", root=disk, **options
     )
     assert await job.wait(poll_timeout_seconds=120) is JobState.FAILED
     reason = f"No space left on device writing {disk}/save/results.json"
@@ -106,7 +97,7 @@ async def test_a_job_that_saves_too_much_fails_without_a_truncated_result(
 async def test_another_process_cancels_a_detached_job_on_a_full_disk(
     disk: Path, options: dict[str, Any], tmp_path: Path
 ) -> None:
-    source = write(tmp_path, "gated", GATED)
+    source = write_module(tmp_path / "src", "gated", GATED)
     creator = start_creator(tmp_path, source, disk, "gated", detach=True, **options)
     assert creator.communicate(timeout=60) == ("", "")
     job = LocalQuantumJob("local:job/gated", root=disk)
@@ -123,7 +114,7 @@ async def test_another_process_cancels_a_detached_job_on_a_full_disk(
 async def test_a_job_whose_creator_is_killed_ends_on_a_full_disk(
     disk: Path, options: dict[str, Any], tmp_path: Path
 ) -> None:
-    source = write(tmp_path, "gated", GATED)
+    source = write_module(tmp_path / "src", "gated", GATED)
     creator = start_creator(tmp_path, source, disk, "gated", **options)
     job = LocalQuantumJob("local:job/gated", root=disk)
     assert await first_line(job) == "ready"
@@ -143,6 +134,35 @@ async def test_a_job_cannot_be_created_on_a_full_disk(
     fill(disk)
     with pytest.raises(ContainerError, match="Could not create job full: No space left on device"):
         await LocalQuantumJob.create(
-            DEVICE, write(tmp_path, "gated", GATED), job_name="full", root=disk, **options
+            DEVICE,
+            write_module(tmp_path / "src", "gated", GATED),
+            job_name="full",
+            root=disk,
+            **options,
         )
     assert not (disk / "full").exists()
+
+
+@pytest.mark.docker
+async def test_docker_outputs_spooled_to_a_full_temporary_folder_name_it(
+    disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runtime seam: a Docker job's outputs are spooled to a temporary file before
+    they are extracted; when that fails, the error says where (the spool has no name)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(disk))
+    spec = JobFactory(tmp_path / "code").spec(
+        "from braket_async.jobs import save_job_result\nsave_job_result({'b': 'y' * 100_000})\n"
+    )
+    async with DockerRuntime(
+        image_uri=TEST_IMAGE, network_mode="none", local_container_update=False
+    ) as runtime:
+        execution = await runtime.start(spec)
+        try:
+            assert [line async for line in execution.output()] == []
+            assert await execution.wait() == 0
+            fill(disk)
+            with pytest.raises(OSError, match="No space left on device") as caught:
+                await execution.collect(tmp_path / "collected")
+            assert caught.value.filename == f"a temporary file in {disk}"
+        finally:
+            await execution.aclose()

@@ -239,13 +239,13 @@ class LocalJobRun:
             self._admit(self._error)
             raise
         except OSError as exc:
-            if isinstance(exc, BraketAsyncError):
-                self._end(JobState.FAILED, f"{type(exc).__name__}: {exc}")
-                self._error = exc
-            else:  # log.txt could not be made
+            if log_file is None:  # log.txt could not be made: a write that failed
                 self._write_failed(exc)
                 assert self._failure is not None
                 self._end(JobState.FAILED, self._failure)
+            else:
+                self._end(JobState.FAILED, f"{type(exc).__name__}: {exc}")
+                self._error = exc
         except Exception as exc:
             self._end(JobState.FAILED, f"{type(exc).__name__}: {exc}")
             self._error = exc

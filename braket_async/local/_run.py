@@ -19,13 +19,10 @@ that will not come: output that can no longer be logged is dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import datetime
 import logging
 import os
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -38,25 +35,20 @@ from ..runtimes._base import MODEL_FOLDER, output_blocks
 from ._folder import (
     LOG_FILE,
     LOG_TIMES_FILE,
-    METADATA_FILE,
     end_record,
     failed_write,
     merge_outputs,
     metadata_to_json,
     private_folder,
     process_identity,
-    release_reserve,
-    write_all,
-    write_text,
 )
+from ._log_file import MAX_PENDING_BYTES, LogFile, LogQueue
+from ._record_writer import RecordWriter, write_record
 
 __all__ = ["MAX_PENDING_BYTES", "LocalJobRun"]
 
 logger = logging.getLogger(__name__)
 
-#: How much output may wait for the log writer before the reader of the job's output
-#: waits too (the job then blocks on a full pipe, as with any slow reader).
-MAX_PENDING_BYTES = 8 << 20
 _PUMP_GRACE_SECONDS = 10
 #: How many refused outputs a failure reason names (``log.txt`` has every one).
 _REASON_REFUSALS = 20
@@ -106,12 +98,7 @@ class LocalJobRun:
         self._cancel: tuple[JobState, str] = (JobState.CANCELLED, "Cancelled")
         self._cancel_requested = False
         self._closing: asyncio.Task[None] | None = None
-        self._pending: list[str] = []
-        self._pending_bytes = 0
-        self._output_ended = False
-        self._has_pending = asyncio.Event()
-        self._has_room = asyncio.Event()
-        self._has_room.set()
+        self._log: LogQueue | None = None
         self._error: BaseException | None = None
         # The job's processes run from the start of the execution until they exited;
         # a cancel that comes later changes nothing (the job is being recorded).
@@ -119,11 +106,7 @@ class LocalJobRun:
         self._finishing = False
         # The first write to the job's folder that failed; it ends the job FAILED.
         self._failure: str | None = None
-        self._log_broken = False
-        # Records are written one at a time, and never an older one after a newer one.
-        self._record_lock = asyncio.Lock()
-        self._record_number = 0
-        self._written_number = 0
+        self._records = RecordWriter(folder)
         self._side_tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -168,8 +151,7 @@ class LocalJobRun:
         else:
             self._end(JobState.FAILED, f"{type(error).__name__}: {error}")
         try:
-            release_reserve(self.folder)
-            write_text(self.folder / METADATA_FILE, metadata_to_json(self._metadata))
+            write_record(self.folder, metadata_to_json(self._metadata), final=True)
         except OSError as exc:
             logger.error("job %s: its final record: %s", self.spec.job_name, failed_write(exc))
         self._admit(error)
@@ -208,7 +190,7 @@ class LocalJobRun:
         self._cancel = (state, reason)
         if self._running and state is JobState.CANCELLED:
             self._metadata["status"] = JobState.CANCELLING.value
-            self._spawn(self._write_record(*self._snapshot()))
+            self._spawn(self._write_record(self._records.snapshot(self._metadata)))
         self._task.cancel()
 
     @property
@@ -221,13 +203,16 @@ class LocalJobRun:
         task.add_done_callback(self._side_tasks.discard)
 
     async def _main(self) -> None:
-        log_file: _LogFile | None = None
+        log_file: LogFile | None = None
         writer: asyncio.Task[None] | None = None
         try:
             log_file = await asyncio.to_thread(
-                _LogFile, self.folder / LOG_FILE, private_folder(self.folder) / LOG_TIMES_FILE
+                LogFile, self.folder / LOG_FILE, private_folder(self.folder) / LOG_TIMES_FILE
             )
-            writer = asyncio.create_task(self._write_log(log_file))
+            self._log = LogQueue(
+                log_file, on_written=self._on_change, on_failure=self._write_failed
+            )
+            writer = asyncio.create_task(self._log.run())
             if not self._runtime.has_free_slot:
                 self._admit()
             async with self._runtime.job_slot():
@@ -347,82 +332,39 @@ class LocalJobRun:
         return str(self.folder.joinpath(*parts))
 
     async def _pump(self, execution: Execution) -> None:
+        assert self._log is not None
         async for block in output_blocks(execution):
-            await self._add_block(block)
+            await self._log.add(block)
 
     async def _add_lines(self, lines: list[str]) -> None:
-        if lines:
-            await self._add_block("".join(line + "\n" for line in lines))
+        if lines and self._log is not None:
+            await self._log.add("".join(line + "\n" for line in lines))
 
-    async def _add_block(self, block: str) -> None:
-        """Queue whole lines (each ending in a line end) for ``log.txt``."""
-        if not block or self._output_ended or self._log_broken:
-            return
-        await self._has_room.wait()
-        if self._log_broken:  # the room came from a log that can no longer be written
-            return
-        self._pending.append(block)
-        self._pending_bytes += len(block)
-        if self._pending_bytes >= MAX_PENDING_BYTES:
-            self._has_room.clear()
-        self._has_pending.set()
-
-    async def _write_log(self, log_file: _LogFile) -> None:
-        while True:
-            await self._has_pending.wait()
-            await self._flush(log_file)
-            if self._log_broken or (self._output_ended and not self._pending):
-                return
-
-    async def _flush(self, log_file: _LogFile) -> None:
-        batch, self._pending, self._pending_bytes = self._pending, [], 0
-        self._has_pending.clear()
-        self._has_room.set()
-        if batch and not self._log_broken:
-            data = "".join(batch).encode("utf-8", "replace")
-            try:
-                await asyncio.to_thread(log_file.append, data)
-            except OSError as exc:
-                self._log_broken = True
-                self._write_failed(exc)
-                note = f"braket_async: {self._failure}: the rest of the job's output is lost\n"
-                await asyncio.to_thread(log_file.try_append, note.encode())
-            self._on_change()
-
-    def _write_failed(self, exc: OSError, path: str | None = None) -> None:
-        """A write to the job's folder failed: the job ends FAILED with the reason.
-
-        Its processes are stopped if they still run; output that comes later is
-        dropped (nothing waits for room).
-        """
+    def _write_failed(self, exc: OSError, path: str | None = None) -> str:
+        """A write to the job's folder failed: the job ends FAILED with the reason
+        (returned: the first such one). Its processes are stopped if they still run."""
         reason = failed_write(exc, path)
         logger.error("job %s: %s", self.spec.job_name, reason)
         if self._failure is not None:
-            return
+            return self._failure
         self._failure = reason
         self._error = ContainerError(f"Job {self.spec.job_name} failed: {reason}")
         self._cancel = (JobState.FAILED, reason)
-        if exc.filename is not None and Path(os.fsdecode(exc.filename)).name == LOG_FILE:
-            self._log_broken = True
-        if self._log_broken:
-            self._pending, self._pending_bytes = [], 0
-            self._has_room.set()
         if self._running and not self._finishing and self._task is not None:
             self._task.cancel()
+        return reason
 
-    async def _finalize(self, log_file: _LogFile | None, writer: asyncio.Task[None] | None) -> None:
+    async def _finalize(self, log_file: LogFile | None, writer: asyncio.Task[None] | None) -> None:
         self._finishing = True
         try:
-            self._output_ended = True
-            self._has_pending.set()
-            if writer is not None:
+            if self._log is not None and writer is not None:
+                self._log.end()
                 await asyncio.wait([writer])
-            if log_file is not None:
-                if self._failure is not None and not self._log_broken:
-                    self._pending.append(f"braket_async: {self._failure}\n")
+                if self._failure is not None:
+                    self._log.note(f"braket_async: {self._failure}")
                 # The writer may have been cancelled (asyncio.run does that at
                 # shutdown): finish its work here, so log.txt holds every line.
-                await self._flush(log_file)
+                await self._log.flush()
             self._settle_failure()
             await self._write_metadata(final=True)
             if self._side_tasks:
@@ -461,46 +403,26 @@ class LocalJobRun:
         if not self.state.is_terminal:
             end_record(self._metadata, state, failure_reason)
 
-    def _snapshot(self) -> tuple[int, str]:
-        """The record as it is now, numbered (serialized here, so that the worker thread
-        writes this version)."""
-        self._record_number += 1
-        return self._record_number, metadata_to_json(self._metadata)
-
     async def _write_metadata(self, *, final: bool = False) -> None:
-        await self._write_record(*self._snapshot(), final=final)
+        await self._write_record(self._records.snapshot(self._metadata), final=final)
 
-    async def _write_record(self, number: int, text: str, *, final: bool = False) -> None:
-        """Write record ``number``, unless a newer one is written already.
+    async def _write_record(self, version: tuple[int, str], *, final: bool = False) -> None:
+        """Write a version of the record (unless a newer one is written already).
 
         A failure fails the job (:meth:`_write_failed`); a final record goes into the
         room reserved for it, and if even that fails there is nothing left to do but
         say so (the next reader records the job as ended by its supervisor's exit).
         """
-        path = self.folder / METADATA_FILE
-        async with self._record_lock:
-            if number < self._written_number:
-                return
-            try:
-                # Never given up half-way (a cancel waits for it): the next write would
-                # race this one's thread for the partial file.
-                await finish(asyncio.to_thread(_write_record, self.folder, text, final))
-            except OSError as exc:
-                if final:
-                    logger.error(
-                        "job %s: its final record: %s", self.spec.job_name, failed_write(exc)
-                    )
-                else:
-                    self._write_failed(exc, str(path))
-                return
-            self._written_number = number
-        self._on_change()
-
-
-def _write_record(folder: Path, text: str, final: bool) -> None:
-    if final:
-        release_reserve(folder)
-    write_text(folder / METADATA_FILE, text)
+        try:
+            written = await self._records.write(version, final=final)
+        except OSError as exc:
+            if final:
+                logger.error("job %s: its final record: %s", self.spec.job_name, failed_write(exc))
+            else:
+                self._write_failed(exc, str(self._records.path))
+            return
+        if written:
+            self._on_change()
 
 
 def _execution_fields(execution: Execution) -> dict[str, Any]:
@@ -525,68 +447,3 @@ def _with_refusals(reason: str, refused: list[str]) -> str:
     if len(refused) > len(named):
         named.append(f"and {len(refused) - len(named)} more (see log.txt)")
     return f"{reason}; outputs refused: {'; '.join(named)}"
-
-
-class _LogFile:
-    """``log.txt`` and, beside it, when each batch of lines reached it.
-
-    ``log-times`` has one line ``<end offset> <epoch seconds>`` per batch, so that any
-    follower gives each line the time it was logged, however late it reads. A batch
-    that cannot be written whole is cut off again: the log ends with whole lines.
-    """
-
-    def __init__(self, path: Path, times: Path) -> None:
-        self._log = _Appender(path)
-        try:
-            self._times = _Appender(times)
-        except BaseException:
-            self._log.close()
-            raise
-        self._lock = threading.Lock()  # a cancelled flush's thread may still write
-
-    def append(self, data: bytes) -> None:
-        """Append one batch (blocking).
-
-        Raises:
-            OSError: It could not be written (its ``filename`` says which file); the
-                files are as they were before.
-        """
-        with self._lock:
-            end = self._log.append(data)
-            self._times.append(f"{end} {time.time():.6f}\n".encode())
-
-    def try_append(self, data: bytes) -> None:
-        """Append one batch if there is room (blocking); nothing if there is not."""
-        with contextlib.suppress(OSError):
-            self.append(data)
-
-    def close(self) -> None:
-        self._log.close()
-        self._times.close()
-
-
-class _Appender:
-    """A file written only at its end, whose every write is whole or undone."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._descriptor = os.open(
-            path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
-        )
-        self._size = os.fstat(self._descriptor).st_size
-
-    def append(self, data: bytes) -> int:
-        """Append ``data``; return the file's new size."""
-        try:
-            write_all(self._descriptor, data)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._descriptor, self._size)
-            raise type(exc)(exc.errno, exc.strerror or str(exc), str(self.path)) from None
-        self._size += len(data)
-        return self._size
-
-    def close(self) -> None:
-        if self._descriptor >= 0:
-            os.close(self._descriptor)
-            self._descriptor = -1

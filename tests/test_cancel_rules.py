@@ -44,7 +44,7 @@ from braket_async.jobs import get_hyperparameters
 gate = get_hyperparameters().get("gate", "/nonexistent/gate")
 stopping = []
 signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-print("ready", flush=True)
+print("ready", os.getpid(), flush=True)
 while not (stopping and os.path.exists(gate)):
     time.sleep(0.02)
 """
@@ -66,11 +66,12 @@ CANCELLER = textwrap.dedent(
 )
 
 
-async def until_ready(job: QuantumJob) -> None:
-    """Until the job printed ``ready``: it runs, and takes SIGTERM its own way."""
+async def until_ready(job: QuantumJob) -> int:
+    """Until the job printed ``ready``: it runs, and takes SIGTERM its own way. The pid
+    of its user code."""
     async for event in job.logs(wait=True, poll_interval_seconds=0.05):
-        if event.message == "ready":
-            return
+        if event.message.startswith("ready "):
+            return int(event.message.split()[1])
     raise AssertionError("the job ended without being ready")
 
 
@@ -186,17 +187,26 @@ async def test_another_process_cancels_a_local_job(tmp_path: Path) -> None:
     assert await job.wait() is JobState.CANCELLED
 
 
-async def test_cancelling_a_job_whose_processes_are_gone_gives_its_end(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["here", "elsewhere"])
+async def test_cancelling_a_job_whose_supervisor_died_gives_its_end(
+    tmp_path: Path, where: str
+) -> None:
     job, _ = await stubborn_local_job(tmp_path, detach=True)
-    await until_ready(job)
+    user_code = await until_ready(job)
     data = record(job.folder)
+    # The supervisor and the job's first process die; the user code it forked lives on.
     for process in (data["supervisor"], data["jobProcess"]):
         os.kill(process["pid"], signal.SIGKILL)
-    await eventually(lambda: not alive(data["supervisor"]["pid"]))
-    other = LocalQuantumJob(job.arn, root=tmp_path)
-    assert await other.cancel() is JobState.FAILED
-    assert await other.state() is JobState.FAILED
-    assert (await other.metadata())["failureReason"].startswith("The supervisor of this job")
+    if where == "here":  # the creator's handle, whichever of its tasks sees it first
+        assert await job.cancel() is JobState.FAILED
+    else:
+        program = tmp_path / "canceller.py"
+        program.write_text(CANCELLER)
+        done = await acli_python(program, job.name, str(tmp_path))
+        assert json.loads(done) == ["FAILED", "FAILED"]
+    assert await job.state() is JobState.FAILED
+    assert (await job.metadata())["failureReason"].startswith("The supervisor of this job")
+    await eventually(lambda: not alive(user_code))  # ended by who found the job ownerless
 
 
 async def test_another_process_cancels_a_queued_job(tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ __all__ = [
     "private_folder",
     "process_identity",
     "process_start_time",
+    "process_stat",
+    "processes",
     "read_metadata",
     "reserve_room",
     "write_all",
@@ -399,23 +401,44 @@ def is_owned(folder: Path) -> bool:
     return False
 
 
+def process_stat(pid: int) -> list[bytes]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (Linux): state, parent,
+    process group, ...; empty when the process is gone or unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            stat = file.read()
+    except OSError:
+        return []
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
 def process_start_time(pid: int) -> int | None:
     """When process ``pid`` started, in clock ticks since boot (Linux), or ``None``.
 
     Recorded next to a pid so that a pid reused by another process is not mistaken for
     the job's.
     """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            stat = file.read()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rfind(b")") + 2 :].split()
+    fields = process_stat(pid)
     try:
         return int(fields[19])
     except (IndexError, ValueError):
         return None
+
+
+def processes(field: int, value: int) -> list[int]:
+    """The processes whose stat field ``field`` (see :func:`process_stat`: 1 the parent,
+    2 the process group) is ``value``, found by looking at every process."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    wanted = str(value).encode()
+    return [
+        int(name)
+        for name in names
+        if name.isdigit() and process_stat(int(name))[field : field + 1] == [wanted]
+    ]
 
 
 def process_identity(pid: int) -> dict[str, Any]:

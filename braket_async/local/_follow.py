@@ -36,6 +36,7 @@ from ._folder import (
     is_owned,
     is_same_process,
     private_folder,
+    processes,
     read_metadata,
     write_final_metadata,
 )
@@ -139,12 +140,34 @@ def _finish_orphan(folder: Path) -> dict[str, Any]:
 
 def _end_leftovers(metadata: dict[str, Any]) -> None:
     job_process = metadata.get("jobProcess")
+    workspace = metadata.get("workspace")
+    if not isinstance(workspace, str) or not Path(workspace).name.startswith("braket-async-"):
+        workspace = None
     if is_same_process(job_process):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(job_process["pid"], signal.SIGKILL)
-    workspace = metadata.get("workspace")
-    if isinstance(workspace, str) and Path(workspace).name.startswith("braket-async-"):
+    elif isinstance(job_process, dict) and isinstance(job_process.get("pid"), int) and workspace:
+        # The job's first process died with its supervisor; what it started (the user
+        # code it forked) may live on in its group. Only processes whose environment
+        # names the job's workspace are its, whoever has that group id now.
+        for pid in processes(2, job_process["pid"]):  # the process group's field
+            if _of_workspace(pid, workspace):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+    if workspace:
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+def _of_workspace(pid: int, workspace: str) -> bool:
+    """Whether process ``pid`` started with a variable pointing into ``workspace`` (every
+    process job gets its paths there)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as file:
+            environment = file.read()
+    except OSError:
+        return False
+    inside = os.fsencode(workspace) + b"/"
+    return any(entry.partition(b"=")[2].startswith(inside) for entry in environment.split(b"\0"))
 
 
 #: The instance name of a local job's lines (a local job runs on one instance).

@@ -41,7 +41,7 @@ from ._folder import (
     read_metadata,
     write_final_metadata,
 )
-from ._follow import POLL_SECONDS
+from ._follow import POLL_SECONDS, current_record
 
 __all__ = [
     "CANCEL_REQUEST",
@@ -353,7 +353,8 @@ class SupervisedRun:
         self._exited = True
 
     async def _end_unstarted(self, state: JobState, reason: str) -> None:
-        """Record the end of a job that has no supervisor (it never started).
+        """Record the end of a job that has no supervisor (it never started, or its
+        supervisor died).
 
         Quiet when the folder is gone (its user removed it) and when the record cannot
         be written: this runs as the program exits, where an error has nobody to go to
@@ -364,6 +365,11 @@ class SupervisedRun:
             try:
                 metadata = read_metadata(self.folder)
                 if JobState(metadata["status"]).is_terminal:
+                    return
+                if isinstance(metadata.get("supervisor"), dict):
+                    # It ran, and its supervisor is gone: ended as any reader ends a
+                    # job whose owner died (what it left is ended too).
+                    current_record(self.folder)
                     return
                 end_record(metadata, state, reason)
                 write_final_metadata(self.folder, metadata)

@@ -25,11 +25,23 @@ from .errors import ArchiveError, UnsafeArchiveError
 __all__ = [
     "copy_tree",
     "extract_tree",
+    "is_write_failure",
     "link_refusal",
     "safe_extract",
     "safe_relative_path",
     "tar_gz_folder",
 ]
+
+
+#: Errors of writing the copy itself (the disk is full, a quota, a failing device): they
+#: end the copy, with the partial file removed, instead of refusing one path the job
+#: wrote.
+_WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+
+
+def is_write_failure(exc: OSError) -> bool:
+    """Whether ``exc`` says that writing failed for a reason of the disk, not the data."""
+    return exc.errno in _WRITE_FAILURES
 
 
 def link_refusal(target: str) -> str | None:
@@ -62,6 +74,11 @@ def copy_tree(
     copies nothing and refuses nothing. With ``within`` (a folder the job cannot
     replace), the components of ``source`` below it are opened one by one, none
     followed if it is a link.
+
+    Raises:
+        OSError: Writing the copy failed (:func:`is_write_failure`: a full disk, ...);
+            its ``filename`` is the file being written, which is removed. What was
+            copied whole before stays.
     """
     refused: list[str] = []
     try:
@@ -124,6 +141,10 @@ def _copy_folder(folder: int, destination: Path, label: PurePosixPath, refused: 
             else:
                 refused.append(f"{name}: a device, FIFO or socket")
         except OSError as exc:
+            if is_write_failure(exc):
+                if exc.filename is None:  # named once, where it happened
+                    raise _naming(exc, target) from None
+                raise
             refused.append(f"{name}: cannot be copied ({exc.strerror or exc})")
 
 
@@ -141,6 +162,8 @@ def extract_tree(archive: tarfile.TarFile, root: str, destination: Path, label: 
 
     Raises:
         ArchiveError: The archive cannot be read.
+        OSError: Writing failed (:func:`is_write_failure`: a full disk, ...); its
+            ``filename`` is the file being written, which is removed.
     """
     refused: list[str] = []
     destination.mkdir(parents=True, exist_ok=False)
@@ -155,7 +178,12 @@ def extract_tree(archive: tarfile.TarFile, root: str, destination: Path, label: 
             if not name.startswith(prefix):
                 refused.append(f"{label}: {member.name!r} is not inside the folder")
                 continue
-            why = _extract_member(archive, member, name[len(prefix) :], prefix, top)
+            try:
+                why = _extract_member(archive, member, name[len(prefix) :], prefix, top)
+            except OSError as exc:
+                if not is_write_failure(exc):
+                    raise
+                raise _naming(exc, destination / name[len(prefix) :]) from None
             if why is not None:
                 refused.append(f"{shown}: {why}")
     except (tarfile.TarError, EOFError) as exc:
@@ -187,6 +215,8 @@ def _extract_member(
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             return "its path goes through a link or a file"
+        if is_write_failure(exc):
+            raise
         return f"cannot be written ({exc.strerror or exc})"
     leaf = path.parts[-1]
     mode = member.mode & 0o755
@@ -214,11 +244,18 @@ def _extract_member(
                         view = memoryview(chunk)
                         while view:
                             view = view[os.write(written, view) :]
+            except OSError as exc:
+                if is_write_failure(exc):  # no truncated file is left
+                    with contextlib.suppress(OSError):
+                        os.unlink(leaf, dir_fd=parent)
+                raise
             finally:
                 os.close(written)
     except FileExistsError:
         return "the name appears twice in the archive"
     except OSError as exc:
+        if is_write_failure(exc):
+            raise
         return f"cannot be written ({exc.strerror or exc})"
     finally:
         if parent != top:
@@ -259,10 +296,20 @@ def _copy_file(folder: int, name: str, target: Path) -> None:
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(copied, view) :]
+        except OSError as exc:
+            if is_write_failure(exc):  # no truncated copy is left
+                with contextlib.suppress(OSError):
+                    os.unlink(target)
+            raise
         finally:
             os.close(copied)
     finally:
         os.close(source)
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming the file that was being written (a failed write names none)."""
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def safe_relative_path(name: str) -> PurePosixPath:

@@ -98,6 +98,9 @@ class AwsQuantumJob(QuantumJob):
         self._arn = arn
         self._name: str | None = None
         self._metadata: dict[str, Any] | None = None
+        # Set once cancel() answered CANCELLING: a later answer of the service (or of
+        # the poller's cache) that lags behind is not reported as an earlier state.
+        self._cancelling = False
 
     @classmethod
     def create(
@@ -306,9 +309,17 @@ class AwsQuantumJob(QuantumJob):
             cached = self._metadata or self._session.poller.cached_metadata(self._arn)
             if cached is not None:
                 self._remember(cached)
-                return dict(cached)
+                return self._not_before_cancel(cached)
         metadata = await self._get_job()
-        return dict(metadata)
+        return self._not_before_cancel(metadata)
+
+    def _not_before_cancel(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``metadata``, ``CANCELLING`` where it lags behind what
+        :meth:`cancel` returned."""
+        copied = dict(metadata)
+        if self._cancelling and copied.get("status") in _BEFORE_CANCELLING:
+            copied["status"] = JobState.CANCELLING.value
+        return copied
 
     async def _get_job(self, **params: Any) -> dict[str, Any]:
         try:
@@ -364,6 +375,8 @@ class AwsQuantumJob(QuantumJob):
         Returns:
             ``CANCELLING`` as the service answers; the final state with ``wait``. A job
             that had ended already is left as it is and its final state returned.
+            :meth:`state` of this handle never reports an earlier state afterwards,
+            even while the service still answers ``RUNNING``.
 
         Raises:
             JobNotFoundError: The service has no such job.
@@ -373,6 +386,7 @@ class AwsQuantumJob(QuantumJob):
         try:
             response = await self._session.call("braket", "cancel_job", jobArn=self._arn)
             state = JobState(response["cancellationStatus"])
+            self._cancelling = self._cancelling or state is JobState.CANCELLING
         except ServiceError as exc:
             if (missing := job_not_found(exc, self._arn)) is not None:
                 raise missing from exc
@@ -532,6 +546,9 @@ class AwsQuantumJob(QuantumJob):
 
     def _identity(self) -> tuple[object, ...]:
         return ("remote", self._arn)
+
+
+_BEFORE_CANCELLING = frozenset({JobState.QUEUED.value, JobState.RUNNING.value})
 
 
 def _make_staging_folder(root: Path, name: str) -> str:

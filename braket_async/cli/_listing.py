@@ -7,7 +7,7 @@ import datetime
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._common import (
     EXIT_OK,
@@ -16,14 +16,20 @@ from ._common import (
     key_values,
     print_json,
     remote_session,
+    say,
 )
 
-__all__ = ["ls", "parse_since"]
+if TYPE_CHECKING:
+    from ..local._folder import JobRecordError
+
+__all__ = ["UNREADABLE", "ls", "parse_since"]
 
 _STATES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PAGE = 100
+#: The state ``ls`` shows for a local job whose record cannot be read.
+UNREADABLE = "UNREADABLE"
 
 
 def parse_since(text: str, now: datetime.datetime | None = None) -> datetime.datetime:
@@ -42,7 +48,12 @@ def parse_since(text: str, now: datetime.datetime | None = None) -> datetime.dat
 
 
 async def ls(options: argparse.Namespace) -> int:
-    """Print one line per job (name, state, created, ARN), newest first."""
+    """Print one line per job (name, state, created, ARN), newest first.
+
+    A local job whose record cannot be read is listed too, as ``UNREADABLE`` (its
+    state and time unknown, so only ``--name-contains`` filters it), with its record's
+    path and the problem: in ``--json`` as ``path`` and ``problem``, else on stderr.
+    """
     for state in options.state:
         if state not in _STATES:
             raise CliError(f"--state {state!r} is not one of {', '.join(_STATES)}")
@@ -60,6 +71,9 @@ async def ls(options: argparse.Namespace) -> int:
         print_json(jobs)
     else:
         _print_table(jobs)
+        for job in jobs:
+            if job["status"] == UNREADABLE:
+                say(f"{job['path']} is not a readable job record: {job['problem']}")
     return EXIT_OK
 
 
@@ -113,7 +127,7 @@ async def _local_jobs(
 
     from ..errors import JobNotFoundError
     from ..local import LocalQuantumJob
-    from ..local._folder import ARN_PREFIX
+    from ..local._folder import ARN_PREFIX, JobRecordError
 
     names = await anyio.to_thread.run_sync(_job_folder_names, root)
     jobs = []
@@ -121,13 +135,29 @@ async def _local_jobs(
         try:
             job = LocalQuantumJob(ARN_PREFIX + name, root=root)
             metadata = await job.metadata()
+        except JobRecordError as exc:
+            if not options.name_contains or options.name_contains in name:
+                jobs.append(_unreadable(ARN_PREFIX + name, name, exc))
+            continue
         except JobNotFoundError:  # removed meanwhile, or not a job after all
             continue
         summary = _summary(metadata, job.arn, name)
         if _wanted(summary, options, since):
             jobs.append(summary)
+    # Newest first; records that cannot be read (no time) last.
     jobs.sort(key=lambda job: str(job.get("createdAt") or ""), reverse=True)
     return jobs[: options.limit]
+
+
+def _unreadable(arn: str, name: str, error: JobRecordError) -> dict[str, Any]:
+    return {
+        "jobName": name,
+        "jobArn": arn,
+        "status": UNREADABLE,
+        "createdAt": None,
+        "path": str(error.path),
+        "problem": error.problem,
+    }
 
 
 def _job_folder_names(root: Path) -> list[str]:

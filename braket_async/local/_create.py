@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -17,16 +19,20 @@ from .._source import resolve_source
 from .._states import JobState
 from ..errors import (
     ConfigurationError,
+    ContainerError,
 )
 from ..runtimes import JobRuntime, JobSpec, ProcessRuntime
 from ._credentials import session_environment
 from ._description import JobDescription, runtime_config
 from ._folder import (
     ARN_PREFIX,
+    failed_write,
     hold_lock,
     job_folder,
+    metadata_to_json,
     private_folder,
     process_identity,
+    reserve_room,
     write_metadata,
 )
 from ._owner import (
@@ -34,6 +40,7 @@ from ._owner import (
     SupervisedRun,
     register,
     unregister,
+    watch_cancel_request,
 )
 from ._run import LocalJobRun
 
@@ -265,19 +272,34 @@ def _start_record(
     Done in the loop right after the folder is made: a reader in another process never
     sees a job folder without its record, nor an unlocked queued job.
     """
-    private_folder(folder).mkdir(mode=0o700)
-    lock = hold_lock(folder)
+    try:
+        private_folder(folder).mkdir(mode=0o700)
+        lock = hold_lock(folder)
+    except OSError as exc:
+        raise _not_created(spec, folder, exc) from exc
     try:
         owner = process_identity(os.getpid())
         if config is not None:
             JobDescription(spec=spec, runtime_config=config, owner=owner).write(folder)
         else:
             metadata["supervisor"] = {**owner, "inProcess": True}
+        # The room of the final record, taken now: a job that fills the disk can
+        # still record its end.
+        reserve_room(folder, metadata_to_json(metadata))
         write_metadata(folder, metadata)
-    except BaseException:
+    except BaseException as exc:
         os.close(lock)
+        if isinstance(exc, OSError):
+            raise _not_created(spec, folder, exc) from exc
         raise
     return lock
+
+
+def _not_created(spec: JobSpec, folder: Path, exc: OSError) -> ContainerError:
+    """The error of a job whose folder could not be written (a full disk); the folder,
+    made by this create, is removed."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return ContainerError(f"Could not create job {spec.job_name}: {failed_write(exc)}")
 
 
 class _InProcessRun(LocalJobRun):
@@ -291,11 +313,16 @@ class _InProcessRun(LocalJobRun):
 
     async def launch(self) -> None:
         """Start the job here; see :meth:`LocalJobRun.launch`."""
-        await super().launch()
-        assert self._task is not None
-        self._task.add_done_callback(lambda _: self._release())
+        # Another process cancels this job through a file (no signal reaches it).
+        self._watcher = asyncio.create_task(watch_cancel_request(self.folder, self))
+        try:
+            await super().launch()
+        finally:
+            assert self._task is not None
+            self._task.add_done_callback(lambda _: self._release())
 
     def _release(self) -> None:
+        self._watcher.cancel()
         lock, self._lock = self._lock, -1
         if lock >= 0:
             os.close(lock)

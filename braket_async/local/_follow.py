@@ -24,21 +24,24 @@ from typing import Any
 
 from .._logs import LogEvent
 from .._states import JobState
+from ..errors import JobNotFoundError
 from ._folder import (
     LOG_FILE,
     LOG_TIMES_FILE,
     METADATA_FILE,
     OWNER_EXITED,
     SUPERVISOR_EXITED,
+    end_record,
+    failed_write,
     is_owned,
     is_same_process,
     private_folder,
+    processes,
     read_metadata,
-    write_metadata,
+    write_final_metadata,
 )
-from ._run import now
 
-__all__ = ["current_record", "follow_log", "is_job_folder"]
+__all__ = ["check_record", "current_record", "follow_log", "is_job_folder"]
 
 #: How long a follower in another process waits between looks at a job's files.
 POLL_SECONDS = 0.2
@@ -53,11 +56,19 @@ def is_job_folder(folder: Path) -> bool:
     return any((folder / name).is_file() for name in _OFFICIAL_SDK_FILES)
 
 
+def check_record(folder: Path) -> None:
+    """Raise the ``JobRecordError`` of a record that cannot be read (blocking); a
+    missing one is fine (being created, or the official SDK's folder)."""
+    with contextlib.suppress(FileNotFoundError):
+        read_metadata(folder)
+
+
 def current_record(folder: Path) -> dict[str, Any]:
     """The job's record, final if its owner died meanwhile (blocking).
 
     Raises:
-        JobNotFoundError: The record is missing or unreadable.
+        JobNotFoundError: The record is missing; ``JobRecordError`` (one) when it
+            cannot be read, naming it and the problem.
     """
     metadata = _read(folder)
     if JobState(metadata["status"]).is_terminal or is_owned(folder):
@@ -69,6 +80,10 @@ def _read(folder: Path) -> dict[str, Any]:
     try:
         return read_metadata(folder)
     except FileNotFoundError:
+        if not folder.is_dir():
+            raise JobNotFoundError(
+                f"Local job {folder.name!r} is gone: {folder} was removed"
+            ) from None
         if private_folder(folder).is_dir():
             # Ours, and its creator has not written the first record yet: still being
             # created, or the creator died in between (then the caller finishes it).
@@ -112,11 +127,12 @@ def _finish_orphan(folder: Path) -> dict[str, Any]:
             )
         else:
             reason = f"{OWNER_EXITED} exited before the job started"
-        ended = now()
-        metadata.update({"status": JobState.FAILED.value, "endedAt": ended})
-        metadata["failureReason"] = reason
-        metadata["events"].append({"eventType": JobState.FAILED.value, "timeOfEvent": ended})
-        write_metadata(folder, copy.deepcopy(metadata))
+        end_record(metadata, JobState.FAILED, reason)
+        try:
+            write_final_metadata(folder, copy.deepcopy(metadata))
+        except OSError as exc:
+            # Still the truth for this reader; the next one tries the write again.
+            metadata["failureReason"] += f" (its record could not be written: {failed_write(exc)})"
         return metadata
     finally:
         os.close(descriptor)
@@ -124,12 +140,34 @@ def _finish_orphan(folder: Path) -> dict[str, Any]:
 
 def _end_leftovers(metadata: dict[str, Any]) -> None:
     job_process = metadata.get("jobProcess")
+    workspace = metadata.get("workspace")
+    if not isinstance(workspace, str) or not Path(workspace).name.startswith("braket-async-"):
+        workspace = None
     if is_same_process(job_process):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(job_process["pid"], signal.SIGKILL)
-    workspace = metadata.get("workspace")
-    if isinstance(workspace, str) and Path(workspace).name.startswith("braket-async-"):
+    elif isinstance(job_process, dict) and isinstance(job_process.get("pid"), int) and workspace:
+        # The job's first process died with its supervisor; what it started (the user
+        # code it forked) may live on in its group. Only processes whose environment
+        # names the job's workspace are its, whoever has that group id now.
+        for pid in processes(2, job_process["pid"]):  # the process group's field
+            if _of_workspace(pid, workspace):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+    if workspace:
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+def _of_workspace(pid: int, workspace: str) -> bool:
+    """Whether process ``pid`` started with a variable pointing into ``workspace`` (every
+    process job gets its paths there)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as file:
+            environment = file.read()
+    except OSError:
+        return False
+    inside = os.fsencode(workspace) + b"/"
+    return any(entry.partition(b"=")[2].startswith(inside) for entry in environment.split(b"\0"))
 
 
 #: The instance name of a local job's lines (a local job runs on one instance).

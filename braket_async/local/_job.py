@@ -24,6 +24,7 @@ from .._shield import finish
 from .._states import JobState
 from ..errors import (
     ConfigurationError,
+    ContainerError,
     JobNotFoundError,
     JobTimeoutError,
     ResultError,
@@ -36,11 +37,12 @@ from ._folder import (
     ARN_PREFIX,
     LOG_FILE,
     PRIVATE_FOLDER,
+    failed_write,
     is_same_process,
     job_folder,
     private_folder,
 )
-from ._follow import POLL_SECONDS, current_record, follow_log, is_job_folder
+from ._follow import POLL_SECONDS, check_record, current_record, follow_log, is_job_folder
 from ._owner import (
     CANCEL_REQUEST,
     LiveRun,
@@ -63,7 +65,8 @@ class LocalQuantumJob(QuantumJob):
         root: The folder that holds the job's folder (default: the current folder).
 
     Raises:
-        JobNotFoundError: No job of that name in ``root`` (a ``ValueError``).
+        JobNotFoundError: No job of that name in ``root`` (a ``ValueError``), or its
+            record cannot be read (the message names the file and the problem).
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class LocalQuantumJob(QuantumJob):
             raise JobNotFoundError(f"Local job {self._name!r} not found in {self._folder.parent}")
         if not is_job_folder(self._folder):
             raise JobNotFoundError(f"{self._folder} is a folder, but not a local job's")
+        check_record(self._folder)
         self._run_log = run_log
         self._cached_metadata: dict[str, Any] | None = None
 
@@ -305,42 +309,78 @@ class LocalQuantumJob(QuantumJob):
     ) -> JobState:
         """Cancel the job, from any process; a job that has ended is left as it is.
 
+        Returns once the job's owner (its supervisor, or the process that holds it
+        queued) has taken the request: the record says ``CANCELLING`` from then on,
+        until it ends. A job that is not running anything any more (queued, or whose
+        processes have exited) is not ``CANCELLING``: this returns its final state.
         With ``wait`` the job's processes or container are gone when this returns,
-        and what it saved before is collected into its folder. A job queued in another
-        process is cancelled when it would start.
+        and what it saved before is collected into its folder.
 
         Returns:
-            ``CANCELLING`` while the job stops, or with ``wait`` its final state.
+            ``CANCELLING`` while the job stops, else (and with ``wait``) its final
+            state; :meth:`state` never reports an earlier one afterwards.
+
+        Raises:
+            JobTimeoutError: The owner did not take the request (or, with ``wait``,
+                the job did not end) within ``poll_timeout_seconds``.
         """
         live = self._live
-        if live is not None:
-            if not wait:
-                live.request_cancel("Cancelled by the user")
-                return await self._state_after_request()
+        if live is not None and wait:
             await live.cancel("Cancelled by the user")
             return await self.wait(poll_timeout_seconds, poll_interval_seconds)
-        metadata = await self.metadata()
-        if JobState(metadata["status"]).is_terminal:
-            return JobState(metadata["status"])
-        supervisor = metadata.get("supervisor")
-        if is_same_process(supervisor) and not supervisor.get("inProcess"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(supervisor["pid"], signal.SIGTERM)
-        else:
-            request = private_folder(self._folder) / CANCEL_REQUEST
-            await anyio.to_thread.run_sync(request.touch)
-        if wait:
+        if live is not None:
+            live.request_cancel("Cancelled by the user")
+        state = await self._until_cancel_taken(
+            live is None, poll_timeout_seconds, poll_interval_seconds
+        )
+        if wait and not state.is_terminal:
             return await self.wait(poll_timeout_seconds, poll_interval_seconds)
-        return await self._state_after_request()
+        return state
+
+    async def _until_cancel_taken(
+        self, ask_owner: bool, poll_timeout_seconds: float, poll_interval_seconds: float
+    ) -> JobState:
+        """Wait until the record is ``CANCELLING`` or final; with ``ask_owner``, ask the
+        job's owner in another process to cancel it (again, if its supervisor changed
+        meanwhile: a queued job gets one when it starts)."""
+        signalled: int | None = None
+        requested = False
+        try:
+            with anyio.fail_after(poll_timeout_seconds):
+                while True:
+                    metadata = await self.metadata()
+                    state = JobState(metadata["status"])
+                    if state is JobState.CANCELLING or state.is_terminal:
+                        return state
+                    supervisor = metadata.get("supervisor")
+                    if (
+                        ask_owner
+                        and is_same_process(supervisor)
+                        and not supervisor.get("inProcess")
+                    ):
+                        if supervisor["pid"] != signalled:
+                            signalled = supervisor["pid"]
+                            with contextlib.suppress(ProcessLookupError):
+                                os.kill(signalled, signal.SIGTERM)
+                    elif ask_owner and not requested:
+                        # The process that holds it queued, or runs it itself, looks
+                        # for this file.
+                        await anyio.to_thread.run_sync(self._request_cancel)
+                        requested = True
+                    await self._changed(poll_interval_seconds)
+        except TimeoutError as exc:
+            raise JobTimeoutError(self.arn, poll_timeout_seconds) from exc
+
+    def _request_cancel(self) -> None:
+        try:
+            (private_folder(self._folder) / CANCEL_REQUEST).touch()
+        except OSError as exc:
+            raise ContainerError(f"Could not cancel job {self._name}: {failed_write(exc)}") from exc
 
     async def _next_state(self, poll_interval_seconds: float) -> JobState:
         """Wait for the next change of the job's files (at most an interval); its state."""
         await self._changed(poll_interval_seconds)
         return await self.state()
-
-    async def _state_after_request(self) -> JobState:
-        state = await self.state()
-        return state if state.is_terminal else JobState.CANCELLING
 
     async def _wait_until_done(
         self, poll_timeout_seconds: float, poll_interval_seconds: float

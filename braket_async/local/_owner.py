@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
+import logging
 import os
 import signal
 from pathlib import Path
@@ -28,13 +28,20 @@ from ..errors import (
     ClosedError,
     ConfigurationError,
     ContainerError,
+    JobNotFoundError,
     RuntimeUnavailableError,
 )
 from ..runtimes import JobRuntime
 from . import _launcher
 from ._description import FAILED, STARTED
-from ._folder import private_folder, read_metadata, write_metadata
-from ._run import now
+from ._folder import (
+    end_record,
+    failed_write,
+    private_folder,
+    read_metadata,
+    write_final_metadata,
+)
+from ._follow import POLL_SECONDS, current_record
 
 __all__ = [
     "CANCEL_REQUEST",
@@ -43,7 +50,10 @@ __all__ = [
     "register",
     "supervised_run",
     "unregister",
+    "watch_cancel_request",
 ]
+
+logger = logging.getLogger(__name__)
 
 SUPERVISOR_LOG = "supervisor.log"
 _PACKAGE_PARENT = str(Path(braket_async.__file__).resolve().parent.parent)
@@ -107,6 +117,15 @@ def unregister(folder: Path, run: LiveRun) -> None:
 def supervised_run(folder: Path) -> LiveRun | None:
     """The run of ``folder`` whose supervisor this process started, if any."""
     return _runs.get(folder)
+
+
+async def watch_cancel_request(folder: Path, run: LiveRun) -> None:
+    """Cancel ``run`` once another process asks for it with the :data:`CANCEL_REQUEST`
+    file (looked for every :data:`~._follow.POLL_SECONDS`: one ``stat``)."""
+    path = private_folder(folder) / CANCEL_REQUEST
+    while not await asyncio.to_thread(path.exists):  # noqa: ASYNC110 - a file of another process
+        await asyncio.sleep(POLL_SECONDS)
+    run.request_cancel("Cancelled by the user")
 
 
 class SupervisedRun:
@@ -187,10 +206,15 @@ class SupervisedRun:
                 self._admitted.set_exception(error)
 
     async def _main(self) -> None:
+        watcher: asyncio.Task[None] | None = None
         try:
             if not self._runtime.has_free_slot:
                 self._admit()
+                # Queued: another process may cancel it meanwhile.
+                watcher = asyncio.create_task(watch_cancel_request(self.folder, self))
             async with self._runtime.job_slot():
+                if watcher is not None:
+                    watcher.cancel()
                 if (private_folder(self.folder) / CANCEL_REQUEST).exists():
                     self._cancel_reason = "Cancelled by the user"
                     raise asyncio.CancelledError
@@ -211,6 +235,8 @@ class SupervisedRun:
                 await finish(self._end_unstarted(JobState.FAILED, f"{type(exc).__name__}: {exc}"))
             self._admit(exc)
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await finish(self._close())
 
     async def _start(self) -> asyncio.StreamReader:
@@ -327,15 +353,31 @@ class SupervisedRun:
         self._exited = True
 
     async def _end_unstarted(self, state: JobState, reason: str) -> None:
-        """Record the end of a job that has no supervisor (it never started)."""
+        """Record the end of a job that has no supervisor (it never started, or its
+        supervisor died).
+
+        Quiet when the folder is gone (its user removed it) and when the record cannot
+        be written: this runs as the program exits, where an error has nobody to go to
+        (a reader that finds the record unfinished and unowned finishes it).
+        """
 
         def write() -> None:
-            metadata = read_metadata(self.folder)
-            if JobState(metadata["status"]).is_terminal:
-                return
-            metadata.update({"status": state.value, "endedAt": now(), "failureReason": reason})
-            metadata["events"].append({"eventType": state.value, "timeOfEvent": now()})
-            write_metadata(self.folder, copy.deepcopy(metadata))
+            try:
+                metadata = read_metadata(self.folder)
+                if JobState(metadata["status"]).is_terminal:
+                    return
+                if isinstance(metadata.get("supervisor"), dict):
+                    # It ran, and its supervisor is gone: ended as any reader ends a
+                    # job whose owner died (what it left is ended too).
+                    current_record(self.folder)
+                    return
+                end_record(metadata, state, reason)
+                write_final_metadata(self.folder, metadata)
+            except FileNotFoundError:
+                pass
+            except (OSError, JobNotFoundError) as exc:
+                shown = failed_write(exc) if isinstance(exc, OSError) else str(exc)
+                logger.warning("job %s: its final record: %s", self.folder.name, shown)
 
         await asyncio.to_thread(write)
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from .._states import JobState
 from ._description import ENVIRONMENT_VARIABLE, FAILED, STARTED, JobDescription
-from ._folder import OWNER_EXITED, process_identity, read_metadata
+from ._folder import OWNER_EXITED, process_identity, processes, read_metadata
 from ._run import LocalJobRun
 
 __all__ = ["end_leftovers", "main"]
@@ -200,29 +200,9 @@ def _children(pid: int) -> list[int]:
             with open(f"/proc/{pid}/task/{task}/children", "rb") as file:
                 children += [int(child) for child in file.read().split()]
     except FileNotFoundError:  # no CONFIG_PROC_CHILDREN in this kernel
-        return _children_by_scan(pid)
+        return processes(1, pid)  # the parent's field
     except OSError:
         return []
-    return children
-
-
-def _children_by_scan(pid: int) -> list[int]:
-    children = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as file:
-                stat = file.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 1 and fields[1] == str(pid).encode():
-            children.append(int(name))
     return children
 
 

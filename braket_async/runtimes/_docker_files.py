@@ -152,7 +152,7 @@ class ContainerFiles:
         self._responses.add(response)
         spool: IO[bytes] | None = None
         try:
-            spool = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
+            spool = await anyio.to_thread.run_sync(_spool)
             pending = bytearray()
             while True:
                 try:
@@ -162,7 +162,7 @@ class ContainerFiles:
                 if chunk:
                     pending += chunk
                 if pending and (not chunk or len(pending) >= _SPOOL_CHUNK):
-                    await anyio.to_thread.run_sync(spool.write, bytes(pending))
+                    await anyio.to_thread.run_sync(_spool_write, spool, bytes(pending))
                     pending.clear()
                 if not chunk:
                     break
@@ -184,6 +184,28 @@ class ContainerFiles:
         self._responses.discard(response)
         # close(), not release(): a stream cut short must not return to the pool.
         response.close()
+
+
+def _spool() -> IO[bytes]:
+    try:
+        return tempfile.TemporaryFile()
+    except OSError as exc:
+        raise _in_temporary_folder(exc) from exc
+
+
+def _spool_write(spool: IO[bytes], data: bytes) -> None:
+    """Write to a spool; an error (a full disk) names the folder of temporary files,
+    where the unnamed spool is."""
+    try:
+        spool.write(data)
+        spool.flush()  # here, not in a later seek that would not say where
+    except OSError as exc:
+        raise _in_temporary_folder(exc) from exc
+
+
+def _in_temporary_folder(exc: OSError) -> OSError:
+    where = f"a temporary file in {tempfile.gettempdir()}"
+    return type(exc)(exc.errno, exc.strerror or str(exc), where)
 
 
 async def run_all(*steps: Awaitable[T]) -> list[T]:

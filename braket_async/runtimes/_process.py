@@ -107,16 +107,22 @@ class ProcessRuntime(JobRuntime):
 
     async def start(self, spec: JobSpec) -> ProcessExecution:
         """Write the job's workspace and start its bootstrap process."""
-        workspace = Path(
-            await asyncio.to_thread(
-                lambda: tempfile.mkdtemp(
-                    prefix=f"braket-async-{spec.job_name}-", dir=self.workspace_root
-                )
+        making = asyncio.ensure_future(
+            asyncio.to_thread(
+                tempfile.mkdtemp, prefix=f"braket-async-{spec.job_name}-", dir=self.workspace_root
             )
         )
         try:
+            workspace = Path(await asyncio.shield(making))
+        except asyncio.CancelledError:
+            # The folder is made all the same: known only once it is, then removed.
+            with contextlib.suppress(OSError):
+                await finish(asyncio.to_thread(shutil.rmtree, await finish(making), True))
+            raise
+        try:
             # The in-job library is linked: shared by every job, with its bytecode.
-            await asyncio.to_thread(job_tree(spec, link_library=True).write_to, workspace)
+            # To its end even if cancelled: the folder is removed after it, not during.
+            await finish(asyncio.to_thread(job_tree(spec, link_library=True).write_to, workspace))
 
             def rebase(path: str) -> str:
                 return str(workspace / path.lstrip("/"))
@@ -129,25 +135,49 @@ class ProcessRuntime(JobRuntime):
             environment["TMPDIR"] = str(scratch)
             environment[ENVIRONMENT_CACHE_VARIABLE] = str(self.environment_cache)
             loop = asyncio.get_running_loop()
-            transport, protocol = await loop.subprocess_exec(
-                _JobProtocol,
-                *bootstrap_command(self.python, rebase),
-                "--ml-root",
-                rebase(ML_ROOT),
-                cwd=rebase(CODE_PATH),
-                env=environment,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                # Its own process group, so that cancelling reaches the user code too.
-                start_new_session=True,
+            starting = asyncio.ensure_future(
+                loop.subprocess_exec(
+                    _JobProtocol,
+                    *bootstrap_command(self.python, rebase),
+                    "--ml-root",
+                    rebase(ML_ROOT),
+                    cwd=rebase(CODE_PATH),
+                    env=environment,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                    # Its own process group, so that cancelling reaches the user code too.
+                    start_new_session=True,
+                )
             )
+            try:
+                transport, protocol = await asyncio.shield(starting)
+            except asyncio.CancelledError:
+                # Not asyncio's own clean-up of a start cut short: it kills the
+                # bootstrap alone, then waits for every copy of the output pipe, which
+                # what the bootstrap started already may hold for ever.
+                await finish(_end_start(starting))
+                raise
         except BaseException as exc:
             await finish(asyncio.to_thread(shutil.rmtree, workspace, True))
             if isinstance(exc, OSError):
                 raise ContainerError(f"Could not start job {spec.job_name}: {exc}") from exc
             raise
         return ProcessExecution(spec, transport, protocol, workspace, self.kill_grace_seconds)
+
+
+async def _end_start(
+    starting: asyncio.Future[tuple[asyncio.SubprocessTransport, _JobProtocol]],
+) -> None:
+    """Let a start that was cancelled finish, then end its whole process group."""
+    try:
+        transport, protocol = await starting
+    except Exception:
+        return  # nothing started
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(transport.get_pid(), signal.SIGKILL)
+    await protocol.exited.wait()
+    transport.close()
 
 
 def _base_environment(inherit: bool) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiodocker
 import pytest
 from support.docker import TEST_IMAGE, job_containers
-from support.owning import record, start_owner
+from support.owning import first_line, record, start_owner
 
 from braket_async import JobState, LocalQuantumJob
 
@@ -39,19 +39,13 @@ def write(tmp_path: Path, name: str, source: str) -> Path:
     return path
 
 
-async def _first_line(job: LocalQuantumJob) -> str:
-    async for event in job.logs(wait=True):
-        return event.message
-    raise AssertionError("the job printed nothing")
-
-
 async def test_owner_killed_with_sigkill_removes_the_container(
     tmp_path: Path, docker: aiodocker.Docker
 ) -> None:
     source = write(tmp_path, "blocking", BLOCKING)
     owner = start_owner(tmp_path, source, tmp_path, **DOCKER)
     job = LocalQuantumJob("local:job/owned", root=tmp_path)
-    assert await _first_line(job) == "started"
+    assert await first_line(job) == "started"
     container = record(tmp_path / "owned")["containerId"]
     assert await job_containers(docker, "owned") == [container]
     owner.kill()
@@ -68,7 +62,7 @@ async def test_another_process_cancels_a_docker_job(
     owner = start_owner(tmp_path, source, tmp_path, **DOCKER)
     try:
         job = LocalQuantumJob("local:job/owned", root=tmp_path)
-        assert await _first_line(job) == "started"
+        assert await first_line(job) == "started"
         assert await job.cancel(wait=True) is JobState.CANCELLED
         assert await job_containers(docker, "owned") == []
         owner.communicate(timeout=60)

@@ -259,9 +259,8 @@ async def test_attaching_to_what_is_not_a_job_raises(jobs_root: Path) -> None:
     corrupt = jobs_root / "corrupt"
     corrupt.mkdir()
     (corrupt / "metadata.json").write_text("{not json")
-    job = LocalQuantumJob("local:job/corrupt", root=jobs_root)
-    with pytest.raises(JobNotFoundError, match="not a readable job record"):
-        await job.state()
+    with pytest.raises(JobNotFoundError, match=r"metadata\.json is not a readable job record"):
+        LocalQuantumJob("local:job/corrupt", root=jobs_root)
 
 
 async def test_a_missing_workspace_root_fails_with_a_final_record(

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiodocker
 import attrs
+import pytest
 
 from braket_async.runtimes._base import JobSpec
 from braket_async.runtimes._docker import JOB_LABEL, DockerRuntime
@@ -21,6 +22,19 @@ from braket_async.runtimes._docker import JOB_LABEL, DockerRuntime
 TEST_IMAGE = "braket-async-test:python3"
 #: A registry address that refuses connections: pulls from it fail at once, on loopback.
 LOOPBACK_REGISTRY = "127.0.0.1:9"
+#: ``LocalQuantumJob.create()`` options of a Docker job on the test image.
+DOCKER_OPTIONS = {
+    "runtime": "docker",
+    "image_uri": TEST_IMAGE,
+    "network_mode": "none",
+    "local_container_update": False,
+}
+#: Both runtimes of local jobs, as the ``create()`` options of a parametrized test (the
+#: Docker one with the ``docker`` marker): the same program runs on each.
+LOCAL_RUNTIMES = [
+    pytest.param({"runtime": "process"}, id="process"),
+    pytest.param(DOCKER_OPTIONS, id="docker", marks=pytest.mark.docker),
+]
 
 
 @attrs.define

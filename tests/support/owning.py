@@ -46,6 +46,13 @@ def start_owner(tmp_path: Path, source: Path, root: Path, **options: Any) -> sub
     return owner
 
 
+async def first_line(job: Any) -> str:
+    """The first line a job (a ``QuantumJob``) prints, once it has printed it."""
+    async for event in job.logs(wait=True):
+        return str(event.message)
+    raise AssertionError("the job printed nothing")
+
+
 def alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a zombie does not)."""
     try:

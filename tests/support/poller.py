@@ -92,10 +92,14 @@ async def create_jobs(session: AwsSession, count: int, name: str = "poller-job")
 
 @contextlib.asynccontextmanager
 async def denying_proxy(
-    target: str, denied: Callable[[str, str], bool]
+    target: str,
+    denied: Callable[[str, str], bool],
+    rewrite: Callable[[str, str, bytes], bytes] | None = None,
 ) -> AsyncIterator[DenyingProxy]:
     """An HTTP proxy in front of ``target`` that answers ``AccessDeniedException`` (403)
-    to the requests for which ``denied(method, path)`` holds, as IAM would."""
+    to the requests for which ``denied(method, path)`` holds, as IAM would; with
+    ``rewrite``, the body of every successful answer it forwards is
+    ``rewrite(method, path, body)`` (a service that lags, say)."""
     proxy = DenyingProxy()
     async with aiohttp.ClientSession() as client:
 
@@ -120,6 +124,8 @@ async def denying_proxy(
                 headers=headers,
             ) as answer:
                 body = await answer.read()
+                if rewrite is not None and answer.status < 300:
+                    body = rewrite(request.method, request.path, body)
                 kept = {
                     name: value
                     for name, value in answer.headers.items()

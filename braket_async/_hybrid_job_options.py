@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from ._names import validate_job_name
-from ._rules import check_tags
+from ._rules import check_logger, check_tags
 from ._targets import REMOTE_ONLY_OPTIONS, check, is_remote
 from .errors import ConfigurationError
 from .jobs import PersistedJobDataFormat
@@ -99,8 +99,7 @@ def checked_options(
             raise ConfigurationError(f"{flag} must be True or False, not {value!r}")
     if quiet is not None and not isinstance(quiet, bool):
         raise ConfigurationError(f"quiet must be True, False or None, not {quiet!r}")
-    if not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
-        raise ConfigurationError(f"logger must be a logging.Logger, not {logger!r}")
+    logger = check_logger(logger)
     if runtime is None and local and image_uri is not None:
         runtime = "docker"  # the official local mode runs the image in Docker
     chosen = _choose_target(target, local, runtime, aws_session)

@@ -13,6 +13,7 @@ do not wait" and ``math.inf`` "no limit".
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 import re
@@ -28,6 +29,7 @@ __all__ = [
     "check_device",
     "check_hyperparameter_texts",
     "check_hyperparameters",
+    "check_logger",
     "check_poll_interval",
     "check_poll_timeout",
     "check_role_arn",
@@ -230,3 +232,14 @@ def _shown(value: Any) -> str:
     """``repr(value)``, cut short: a message must stay readable for a 1 MB value."""
     text = repr(value)
     return text if len(text) <= 80 else f"{text[:60]}...{text[-15:]} ({len(text)} characters)"
+
+
+def check_logger(logger: object) -> logging.Logger | logging.LoggerAdapter[Any]:
+    """``logger=`` as the official SDK takes it: a :class:`logging.Logger` (or adapter).
+
+    Raises:
+        ConfigurationError: It is something else.
+    """
+    if not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
+        raise ConfigurationError(f"logger must be a logging.Logger, not {logger!r}")
+    return logger

@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import errno
 import functools
+import logging
 import os
 import shutil
 import tempfile
@@ -21,7 +22,7 @@ from .._archives import safe_extract
 from .._creation import JobCreation
 from .._logs import LogStream
 from .._quantum_job import DEFAULT_RESULTS_POLL_INTERVAL, QuantumJob
-from .._rules import check_poll_interval
+from .._rules import check_logger, check_poll_interval
 from .._shield import finish
 from .._states import JobState
 from ..errors import (
@@ -83,7 +84,11 @@ class AwsQuantumJob(QuantumJob):
     RESULTS_TAR_FILENAME = "model.tar.gz"
     LOG_GROUP = LOG_GROUP
 
-    def __init__(self, arn: str, aws_session: AwsSession | None = None) -> None:
+    def __init__(
+        self, arn: str, aws_session: AwsSession | None = None, quiet: bool = False
+    ) -> None:
+        if not isinstance(quiet, bool):
+            raise ConfigurationError(f"quiet must be True or False, not {quiet!r}")
         region = job_arn_region(arn)
         if aws_session is None:
             self._session = AwsSession(region=region)
@@ -123,6 +128,8 @@ class AwsQuantumJob(QuantumJob):
         checkpoint_config: object | None = None,
         aws_session: AwsSession | None = None,
         tags: Mapping[str, str] | None = None,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+        quiet: bool = False,
         reservation_arn: str | None = None,
         *,
         poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
@@ -174,6 +181,10 @@ class AwsQuantumJob(QuantumJob):
             aws_session: The session to use (borrowed). Default: a new one, owned by
                 the job and closed by :meth:`aclose`.
             tags: Tags of the job.
+            logger: Where the create reports, at INFO, the job it made (default: the
+                ``braket_async.aws`` logger), as the official SDK's ``logger=``.
+            quiet: Taken as the official SDK takes it; nothing here reports queue
+                positions unasked (:meth:`queue_position` does when asked).
             reservation_arn: A Braket Direct reservation to run the job in.
             poll_interval_seconds: With ``wait_until_complete``, the pause between log
                 reads.
@@ -216,6 +227,8 @@ class AwsQuantumJob(QuantumJob):
                 wait_until_complete=wait_until_complete,
                 poll_interval_seconds=poll_interval_seconds,
                 client_token=client_token,
+                logger=_checked_logger(logger),
+                quiet=quiet,
             )
         )
 
@@ -228,8 +241,12 @@ class AwsQuantumJob(QuantumJob):
         wait_until_complete: bool,
         poll_interval_seconds: float,
         client_token: str | None,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        quiet: bool,
     ) -> AwsQuantumJob:
         check_poll_interval(poll_interval_seconds)
+        if not isinstance(quiet, bool):
+            raise ConfigurationError(f"quiet must be True or False, not {quiet!r}")
         plan = plan_job(**plan_arguments)
         if client_token is not None:
             plan = attrs.evolve(plan, client_token=validate_client_token(client_token))
@@ -252,6 +269,7 @@ class AwsQuantumJob(QuantumJob):
             raise
         job._owns_session = owns
         job._name = plan.job_name
+        logger.info("Created job %s (clientToken %s)", job.arn, plan.client_token)
         if wait_until_complete:
             try:
                 print(f"Initializing Braket Job: {job.arn}", flush=True)
@@ -566,3 +584,10 @@ def _move_into_place(source: Path, target: Path) -> None:
                 f"{target} exists and is not an empty folder: extract to another folder"
             ) from exc
         raise
+
+
+_LOGGER = logging.getLogger("braket_async.aws")
+
+
+def _checked_logger(logger: object) -> logging.Logger | logging.LoggerAdapter[Any]:
+    return _LOGGER if logger is None else check_logger(logger)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 import re
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -382,3 +385,49 @@ async def test_an_unsupported_region_needs_an_image(
         with pytest.raises(ConfigurationError, match="pass image_uri"):
             await AwsQuantumJob.create(SV1, write_module(tmp_path, "algo"), aws_session=session)
         assert not await bucket_exists(session, bucket)
+
+
+@pytest.mark.parametrize(
+    ("official", "ours", "method"),
+    [
+        ("braket.aws:AwsQuantumJob", "braket_async:AwsQuantumJob", "create"),
+        ("braket.aws:AwsQuantumJob", "braket_async:AwsQuantumJob", "__init__"),
+        ("braket.jobs.local:LocalQuantumJob", "braket_async:LocalQuantumJob", "create"),
+        ("braket.jobs.local:LocalQuantumJob", "braket_async:LocalQuantumJob", "__init__"),
+    ],
+)
+def test_the_official_parameters_in_the_official_order(
+    official: str, ours: str, method: str
+) -> None:
+    # Migrating is adding await: a call written for the official SDK, positional
+    # arguments included, binds to ours the same way. Ours adds keyword-only ones only.
+    def parameters(path: str) -> list[inspect.Parameter]:
+        module, _, name = path.partition(":")
+        function = getattr(getattr(import_module(module), name), method)
+        return list(inspect.signature(function).parameters.values())
+
+    theirs = [parameter.name for parameter in parameters(official)]
+    mine = parameters(ours)
+    assert [parameter.name for parameter in mine[: len(theirs)]] == theirs
+    assert all(
+        parameter.kind is inspect.Parameter.KEYWORD_ONLY for parameter in mine[len(theirs) :]
+    )
+
+
+async def test_logger_and_quiet_are_taken_as_the_official_sdk_takes_them(
+    fake_session: AwsSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("a-users-logger")
+    with caplog.at_level(logging.INFO, logger="a-users-logger"):
+        job = await AwsQuantumJob.create(
+            SV1, write_module(tmp_path, "algo"), aws_session=fake_session, logger=logger, quiet=True
+        )
+    assert [r.getMessage() for r in caplog.records if r.name == "a-users-logger"] == [
+        f"Created job {job.arn} (clientToken {(await job.metadata())['tags'][CLIENT_TOKEN_TAG]})"
+    ]
+    assert AwsQuantumJob(job.arn, fake_session, True) == job
+    for bad in ({"logger": "log"}, {"quiet": "yes"}):
+        with pytest.raises(ConfigurationError, match=next(iter(bad))):
+            await AwsQuantumJob.create(
+                SV1, write_module(tmp_path, "algo"), aws_session=fake_session, **bad
+            )  # type: ignore[arg-type]

@@ -8,11 +8,18 @@ import time
 
 from .errors import ConfigurationError
 
-__all__ = ["default_job_name", "validate_channel_name", "validate_job_name"]
+__all__ = [
+    "default_job_name",
+    "validate_channel_name",
+    "validate_client_token",
+    "validate_job_name",
+]
 
 _JOB_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")
 # SageMaker-style channel names, as the service accepts them.
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9\.\-_]{1,64}$")
+# CreateJob's clientToken.
+_CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
 def validate_job_name(name: str) -> str:
@@ -32,6 +39,20 @@ def validate_channel_name(name: str) -> str:
             f"Invalid input channel name {name!r}: use 1 to 64 letters, digits, '.', '-', '_'"
         )
     return name
+
+
+def validate_client_token(token: object) -> str:
+    """``token`` if it can be a CreateJob ``clientToken`` (1 to 64 printable ASCII
+    characters, no spaces).
+
+    Raises:
+        ConfigurationError: It cannot.
+    """
+    if not isinstance(token, str) or not _CLIENT_TOKEN.fullmatch(token):
+        raise ConfigurationError(
+            f"Invalid client_token {token!r}: 1 to 64 printable ASCII characters, no spaces"
+        )
+    return token
 
 
 def default_job_name(prefix: str) -> str:

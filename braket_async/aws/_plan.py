@@ -25,7 +25,12 @@ from typing import Any
 import attrs
 
 from .._braket import DEFAULT_CHECKPOINT_PATH, DEFAULT_MAX_RUNTIME_SECONDS
-from .._names import default_job_name, validate_channel_name, validate_job_name
+from .._names import (
+    default_job_name,
+    validate_channel_name,
+    validate_client_token,
+    validate_job_name,
+)
 from .._source import _ENTRY_POINT, resolve_source
 from ..config import (
     CheckpointConfig,
@@ -404,20 +409,3 @@ def _channel(name: object, location: object) -> Channel:
     if not path.exists():
         raise ConfigurationError(f"Input channel {name!r}: {text!r} does not exist")
     return Channel(name=name, local_path=path)
-
-
-_CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
-
-
-def validate_client_token(token: object) -> str:
-    """``token`` if it can be a CreateJob ``clientToken`` (1 to 64 printable ASCII
-    characters, no spaces).
-
-    Raises:
-        ConfigurationError: It cannot.
-    """
-    if not isinstance(token, str) or not _CLIENT_TOKEN.fullmatch(token):
-        raise ConfigurationError(
-            f"Invalid client_token {token!r}: 1 to 64 printable ASCII characters, no spaces"
-        )
-    return token

@@ -9,8 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from .._braket import DEFAULT_CHECKPOINT_PATH
-from .._names import default_job_name, validate_channel_name, validate_job_name
+from .._braket import CLIENT_TOKEN_TAG, DEFAULT_CHECKPOINT_PATH
+from .._names import (
+    default_job_name,
+    validate_channel_name,
+    validate_client_token,
+    validate_job_name,
+)
 from .._shield import finish
 from .._source import resolve_source
 from .._states import JobState
@@ -58,6 +63,7 @@ async def launch_job(
     detach: bool,
     aws_session: object | None,
     copy_checkpoints_from_job: str | None,
+    client_token: str | None = None,
 ) -> tuple[str, Path]:
     """Check the arguments, make the job's folder and record, and start the job (its
     supervisor, or a task of this process for runtimes that cannot be rebuilt).
@@ -77,6 +83,8 @@ async def launch_job(
                 "container: pass runtime='docker', or leave image_uri out"
             )
         source = resolve_source(source_module, entry_point)
+        if client_token is not None:
+            validate_client_token(client_token)
         job_environment = _environment(environment)
         if aws_session is not None:
             job_environment = {**await session_environment(aws_session), **job_environment}
@@ -109,6 +117,8 @@ async def launch_job(
             await job_runtime.aclose()
         raise
     metadata = _initial_metadata(spec, source.path, job_runtime.name)
+    if client_token is not None:
+        metadata["tags"] = {CLIENT_TOKEN_TAG: client_token}
     config = runtime_config(job_runtime)
     try:
         lock = _start_record(folder, spec, metadata, config)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from ._events import JobEvent
+    from ._events import JobEvent, RetryEvent
     from ._group import JobGroup, as_completed, gather
     from ._hybrid_job import hybrid_job
     from ._logs import LogEvent, LogStream
@@ -49,6 +49,7 @@ _LAZY = {
     "SweepPoint": "._sweep",
     "sweep": "._sweep",
     "JobEvent": "._events",
+    "RetryEvent": "._events",
     "JobGroup": "._group",
     "as_completed": "._group",
     "gather": "._group",
@@ -103,6 +104,7 @@ __all__ = [
     "MetricType",
     "QuantumJob",
     "ResultError",
+    "RetryEvent",
     "RuntimeUnavailableError",
     "ServiceError",
     "SweepPoint",

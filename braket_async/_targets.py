@@ -7,13 +7,14 @@ import os
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeGuard
 
 from ._quantum_job import QuantumJob
+from ._states import JobState
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from .aws import AwsSession
     from .runtimes import JobRuntime
 
-__all__ = ["Target", "attach", "create_on", "describe", "is_remote"]
+__all__ = ["Target", "attach", "create_on", "describe", "is_remote", "next_state"]
 
 #: ``"process"`` or ``"docker"`` (a runtime per job), a :class:`JobRuntime` (shared), or
 #: an :class:`AwsSession` (remote jobs).
@@ -65,7 +66,13 @@ async def create_on(
         )
     from .local import LocalQuantumJob
 
-    return await LocalQuantumJob.create(device, source_module, runtime=target, **options)  # type: ignore[arg-type]
+    return await LocalQuantumJob.create(
+        device,
+        source_module,
+        runtime=target,  # type: ignore[arg-type]
+        client_token=client_token,
+        **options,
+    )
 
 
 def attach(target: object, arn: str, *, root: str | os.PathLike[str] | None = None) -> QuantumJob:
@@ -77,3 +84,16 @@ def attach(target: object, arn: str, *, root: str | os.PathLike[str] | None = No
     from .local import LocalQuantumJob
 
     return LocalQuantumJob(arn, root=root)
+
+
+async def next_state(job: QuantumJob, poll_interval_seconds: float) -> JobState:
+    """``job.next_state()``, which raises the error of the last look at a remote job's
+    state when it got no answer (the handle's own waits go on through such errors)."""
+    state = await job.next_state(poll_interval_seconds)
+    from .aws import AwsQuantumJob
+
+    if isinstance(job, AwsQuantumJob):
+        error = job.aws_session.poller.look_failed(job.arn)
+        if error is not None:
+            raise error
+    return state

@@ -12,13 +12,14 @@ from typing import Any
 import anyio
 import attrs
 
-from ._braket import DEFAULT_CONCURRENT_JOBS_QUOTA, LOCAL_DEVICE
-from ._events import JobEvent
+from ._braket import CLIENT_TOKEN_TAG, DEFAULT_CONCURRENT_JOBS_QUOTA, LOCAL_DEVICE
+from ._events import GroupEvent
 from ._group import JobGroup, OnError, OnExit
 from ._manifest import Manifest, PointEntry, fingerprint
 from ._names import validate_job_name
 from ._progress import progress_display
 from ._quantum_job import DEFAULT_RESULTS_POLL_INTERVAL, QuantumJob
+from ._retries import DEFAULT_UNREACHABLE_TIMEOUT, check_unreachable_timeout
 from ._states import JobState
 from ._targets import attach, check, describe, is_remote
 from .errors import BillingLimitError, ConfigurationError, JobNotFoundError
@@ -75,7 +76,8 @@ async def sweep(
     max_billable_seconds: float | None = None,
     allow_pickle: bool = False,
     poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
-    on_event: Callable[[JobEvent], object] | None = None,
+    on_event: Callable[[GroupEvent], object] | None = None,
+    unreachable_timeout: float | None = DEFAULT_UNREACHABLE_TIMEOUT,
     **create_options: Any,
 ) -> list[SweepPoint]:
     """Run ``source_module`` once per hyperparameter set and return the points in order.
@@ -90,8 +92,8 @@ async def sweep(
         device: The jobs' device (required for remote sweeps; local default
             ``local:braket/braket.local.qubit``).
         manifest: A file that makes the sweep resumable: run again with the same
-            arguments after a crash, it attaches to the jobs that exist and creates only
-            the missing ones.
+            arguments after a crash, it attaches to the jobs it made (each one known by
+            its client token) and creates only the missing ones.
         job_name_prefix: Jobs are named ``<prefix>-<index>`` (default: ``sweep-`` and a
             random suffix; a manifest keeps the one it was made with).
         max_concurrent_jobs: Unfinished jobs at once (default: no bound but the quota).
@@ -107,13 +109,23 @@ async def sweep(
         allow_pickle: Allow unpickling pickled results.
         poll_interval_seconds: The pause between looks at a job's state.
         on_event: Called with every :class:`~braket_async.JobEvent` (a job's state
-            change) as it happens, for a service that passes them on; a coroutine it
+            change) and :class:`~braket_async.RetryEvent` (a call that failed and is
+            retried) as it happens, for a service that passes them on; a coroutine it
             returns is awaited before the next event.
+        unreachable_timeout: How long the target may fail every call about a point's
+            job with transient errors (each one retried and reported) before the point
+            fails with the last error (``None``: no bound).
         create_options: Every other argument of the target's ``create()``.
+
+    Returns:
+        Every point, in input order. With ``on_error="collect"`` whatever went wrong
+        with a point (its create, its job, a job that vanished, a service that stopped
+        answering, a job of its name that is not its own) is that point's ``error``.
 
     Raises:
         ConfigurationError: Bad arguments, or a manifest of a sweep with other ones.
-        JobFailedError: With ``on_error="raise"``, the first point that failed.
+        JobFailedError: With ``on_error="raise"``, the first point that failed (or the
+            error that made it fail).
     """
     hyperparameter_sets = _points(points, grid)
     check(target)
@@ -127,6 +139,7 @@ async def sweep(
             raise ConfigurationError(f"{reserved}= is set by the sweep for each point")
     if max_billable_seconds is not None and not max_billable_seconds > 0:
         raise ConfigurationError("max_billable_seconds must be positive")
+    check_unreachable_timeout(unreachable_timeout)
     prefix = _prefix(job_name_prefix)
     root = create_options.get("root")
     points_manifest = None
@@ -156,34 +169,42 @@ async def sweep(
         options=create_options,
         max_billable_seconds=max_billable_seconds,
         allow_pickle=allow_pickle,
-        poll_interval_seconds=poll_interval_seconds,
         on_error=on_error,
     )
     run.results = [SweepPoint(i, dict(p)) for i, p in enumerate(hyperparameter_sets)]
-    async with JobGroup(
-        max_concurrent_jobs=max_concurrent_jobs,
-        concurrent_jobs_quota=concurrent_jobs_quota,
-        on_error=on_error,
-        on_exit=on_exit,
-        poll_interval_seconds=poll_interval_seconds,
-        progress=False,  # the sweep's own display below knows the number of points
-    ) as group:
-        run.group = group
-        async with progress_display(
-            group, total=len(hyperparameter_sets), enabled=progress
-        ) as display:
-            run.display = display
-            async with anyio.create_task_group() as points_group:
-                if on_event is not None:
-                    points_group.start_soon(_pass_on, group.events(), on_event)
-                async with anyio.create_task_group() as running:
-                    for index, hyperparameters in enumerate(hyperparameter_sets):
-                        running.start_soon(run.point, index, hyperparameters)
-                # Every job's last event is out once the group has seen every end;
-                # then the readers finish what they hold and stop.
-                async for _ in group.as_completed():
-                    pass
-                group.end_events()
+    try:
+        async with JobGroup(
+            max_concurrent_jobs=max_concurrent_jobs,
+            concurrent_jobs_quota=concurrent_jobs_quota,
+            on_error="collect",  # the sweep raises the first failed point itself
+            on_exit=on_exit,
+            poll_interval_seconds=poll_interval_seconds,
+            progress=False,  # the sweep's own display below knows the number of points
+            unreachable_timeout=unreachable_timeout,
+        ) as group:
+            run.group = group
+            async with progress_display(
+                group, total=len(hyperparameter_sets), enabled=progress
+            ) as display:
+                run.display = display
+                async with anyio.create_task_group() as points_group:
+                    if on_event is not None:
+                        points_group.start_soon(_pass_on, group.events(), on_event)
+                    async with anyio.create_task_group() as running:
+                        run.running = running.cancel_scope
+                        for index, hyperparameters in enumerate(hyperparameter_sets):
+                            running.start_soon(run.point, index, hyperparameters)
+                    # Every job's last event is out once the group has seen every end;
+                    # then the readers finish what they hold and stop.
+                    if run.failure is None:
+                        async for _ in group.as_completed():
+                            pass
+                    group.end_events()
+            if run.failure is not None:
+                raise run.failure  # within the group: on_exit applies to the others
+    finally:
+        if points_manifest is not None:
+            await points_manifest.close()
     return run.results
 
 
@@ -198,35 +219,42 @@ class _Sweep:
     options: dict[str, Any]
     max_billable_seconds: float | None
     allow_pickle: bool
-    poll_interval_seconds: float
     on_error: OnError
     results: list[SweepPoint] = attrs.Factory(list)
     group: JobGroup | None = None
     display: Any = None
+    running: anyio.CancelScope | None = None
+    failure: Exception | None = None
     billed: float = 0.0
 
     async def point(self, index: int, hyperparameters: dict[str, Any]) -> None:
+        """Run point ``index`` to its end; whatever goes wrong is the point's error."""
+        try:
+            await self._run(index, hyperparameters)
+        except BillingLimitError as exc:
+            self._set(index, error=exc)
+        except Exception as exc:
+            self._set(index, error=exc)
+            if self.on_error == "raise" and self.failure is None:
+                self.failure = exc
+                assert self.running is not None
+                self.running.cancel()
+
+    async def _run(self, index: int, hyperparameters: dict[str, Any]) -> None:
         assert self.group is not None
-        entry = self.manifest.entries[index] if self.manifest is not None else None
-        job = await self._reattach(entry) if entry is not None else None
+        recorded = self.manifest.entries[index] if self.manifest is not None else None
+        entry = attrs.evolve(recorded) if recorded is not None else None
+        job = await self._existing_job(index, entry) if entry is not None else None
         while True:
             attached = job is not None
             if job is not None:
                 self.group.add(job)
             else:
                 entry = self._next_entry(index, entry)
-                try:
-                    job = await self._create(index, entry, hyperparameters)
-                except BillingLimitError as exc:
-                    self._set(index, error=exc)
-                    return
-                except Exception as exc:
-                    self._set(index, error=exc)
-                    if self.on_error == "raise":
-                        raise
-                    return
-            state = await job.wait(poll_interval_seconds=self.poll_interval_seconds)
-            if attached and entry is not None and await self._died_with_an_earlier_sweep(job):
+                job = await self._create(index, entry, hyperparameters)
+            self.results[index] = attrs.evolve(self.results[index], job=job)
+            state = await self.group.wait(job)
+            if attached and entry is not None and self._died_with_a_sweep(await job.metadata()):
                 entry.attempt += 1  # a job of the crashed sweep that ended with it
                 entry.arn = None
                 job = None
@@ -242,30 +270,57 @@ class _Sweep:
                 f"max_billable_seconds={self.max_billable_seconds:g}"
             )
 
-    async def _died_with_an_earlier_sweep(self, job: QuantumJob) -> bool:
+    def _died_with_a_sweep(self, metadata: Mapping[str, Any]) -> bool:
+        """Whether a local job ended with the program that made it (a crashed sweep)."""
         if is_remote(self.target):
             return False
         from .local._folder import died_with_its_owner
 
-        metadata = await job.metadata()
         status = metadata.get("status")
         return status == JobState.CANCELLED.value or (
             status == JobState.FAILED.value and died_with_its_owner(metadata.get("failureReason"))
         )
 
-    async def _reattach(self, entry: PointEntry) -> QuantumJob | None:
-        """The point's existing job, or ``None`` when it has to be created (again)."""
-        if entry.arn is None:
-            return None  # a remote create whose answer was not recorded: repeat it
+    async def _existing_job(self, index: int, entry: PointEntry) -> QuantumJob | None:
+        """The job a manifest's entry stands for, if it exists and is the point's own;
+        ``None`` when the point's job is to be created (again).
+
+        Raises:
+            ConfigurationError: A job of the entry's name or ARN exists, and it is not the
+                point's (it carries another client token).
+        """
+        assert self.group is not None
+        remote = is_remote(self.target)
+        if remote and entry.arn is None:
+            return None  # a create whose answer was not recorded: repeat it, same token
+        from .local._folder import ARN_PREFIX
+
+        # A local job's name is its ARN: a create that was cut short may have made it.
+        arn = entry.arn if entry.arn is not None and remote else ARN_PREFIX + entry.job_name
+
+        async def look() -> tuple[QuantumJob, dict[str, Any]]:
+            job = attach(self.target, arn, root=self.root)
+            return job, await job.metadata()
+
         try:
-            job = attach(self.target, entry.arn, root=self.root)
-            metadata = await job.metadata()
+            job, metadata = await self.group.retry(
+                look, operation="attach", job_name=entry.job_name
+            )
         except JobNotFoundError:
-            return None
-        if JobState(metadata["status"]).is_terminal and await self._died_with_an_earlier_sweep(job):
+            return None  # never made (or gone): create it, with the same token
+        died = self._died_with_a_sweep(metadata)
+        # A creator that died before it wrote the job's record left a job that never ran
+        # and says nothing of who made it: perhaps this point, in the crashed sweep.
+        if not (died and "createdAt" not in metadata):
+            _check_own_job(index, entry, job, metadata)
+        if died:
             entry.attempt += 1  # the job died with a sweep: run the point again
             entry.arn = None
             return None
+        if entry.arn != job.arn and self.manifest is not None:
+            # Made by a create whose answer was not recorded before a crash.
+            entry.arn = job.arn
+            await self.manifest.record(index, entry, durable=False)
         return job
 
     def _next_entry(self, index: int, entry: PointEntry | None) -> PointEntry:
@@ -282,15 +337,11 @@ class _Sweep:
     async def _create(
         self, index: int, entry: PointEntry, hyperparameters: dict[str, Any]
     ) -> QuantumJob:
+        """Create the point's job; with a manifest, its name and client token are on disk
+        before, its ARN recorded after."""
         assert self.group is not None
-        remote = is_remote(self.target)
-        if not remote:
-            entry.arn = f"local:job/{entry.job_name}"  # known before: recorded before
         if self.manifest is not None:
             await self.manifest.record(index, entry)
-        options = dict(self.options)
-        if remote:
-            options["client_token"] = entry.client_token
         job = await self.group.create(
             self.device,
             self.source,
@@ -298,15 +349,19 @@ class _Sweep:
             admit=self._admit,
             job_name=entry.job_name,
             hyperparameters=hyperparameters,
-            **options,
+            client_token=entry.client_token,
+            **self.options,
         )
-        if remote and self.manifest is not None:
-            entry.arn = job.arn
-            await self.manifest.record(index, entry)
+        if self.manifest is not None:
+            # Not waited for: a rerun finds the job by its token without it.
+            await self.manifest.record(index, attrs.evolve(entry, arn=job.arn), durable=False)
         return job
 
     async def _collect(self, index: int, job: QuantumJob, state: JobState) -> None:
-        metadata = await job.metadata(use_cached_value=True)
+        assert self.group is not None
+        metadata = await self.group.retry(
+            lambda: job.metadata(use_cached_value=True), operation="collect", job=job
+        )
         billable = metadata.get("billableDuration")
         seconds = billable / 1000 if isinstance(billable, (int, float)) else None
         if seconds is not None:
@@ -314,7 +369,9 @@ class _Sweep:
         result: dict[str, Any] | None = None
         error: BaseException | None = None
         try:
-            result = await job.result(allow_pickle=self.allow_pickle)
+            result = await self.group.retry(
+                lambda: job.result(allow_pickle=self.allow_pickle), operation="collect", job=job
+            )
         except Exception as exc:  # a failed job, or an unreadable result: this point's error
             error = exc
         self._set(index, job=job, state=state, result=result, error=error, billable_seconds=seconds)
@@ -325,7 +382,26 @@ class _Sweep:
             self.display.point_done(self.results[index])
 
 
-async def _pass_on(events: AsyncIterator[JobEvent], on_event: Callable[[JobEvent], object]) -> None:
+def _check_own_job(
+    index: int, entry: PointEntry, job: QuantumJob, metadata: Mapping[str, Any]
+) -> None:
+    """Raise :class:`ConfigurationError` unless ``job`` carries the entry's client token."""
+    tags = metadata.get("tags") or {}
+    token = tags.get(CLIENT_TOKEN_TAG) if isinstance(tags, Mapping) else None
+    if token == entry.client_token:
+        return
+    carries = "another client token" if token else "no client token of a sweep"
+    raise ConfigurationError(
+        f"point {index}: the job {job.name!r} ({job.arn}) is not this point's job: it "
+        f"carries {carries}, so another sweep or program made it. The point was not run "
+        "(and that job is not its result): use another job_name_prefix or root, or "
+        "remove that job and run the sweep again"
+    )
+
+
+async def _pass_on(
+    events: AsyncIterator[GroupEvent], on_event: Callable[[GroupEvent], object]
+) -> None:
     async for event in events:
         outcome = on_event(event)
         if inspect.isawaitable(outcome):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.owning import wait_until
-from support.sweeping import manifest_points, start_sweeper
+from support.sweeping import manifest_points, read_manifest, start_sweeper
 
 from braket_async import BillingLimitError, JobEvent, JobFailedError, JobState, SweepPoint, sweep
 from braket_async.errors import ConfigurationError
@@ -161,7 +161,7 @@ async def test_a_sweep_killed_halfway_resumes_without_creating_a_job_twice(
 
     assert [point.state for point in resumed] == [JobState.COMPLETED] * 6
     assert [point.result for point in resumed] == [{"square": x * x} for x in range(6)]
-    prefix = json.loads(manifest.read_text())["prefix"]
+    prefix = read_manifest(manifest)[0]["prefix"]
     assert folders(root) == sorted(f"{prefix}-{x}" for x in range(6))
 
 
@@ -180,7 +180,7 @@ async def test_points_whose_jobs_died_with_the_sweep_are_rerun(tmp_path: Path) -
 
     assert [point.state for point in resumed] == [JobState.COMPLETED] * 5
     names = [point.job.name for point in resumed if point.job]
-    prefix = json.loads(manifest.read_text())["prefix"]
+    prefix = read_manifest(manifest)[0]["prefix"]
     assert names == [f"{prefix}-{x}" for x in range(3)] + [f"{prefix}-3-r1", f"{prefix}-4-r1"]
     assert len(folders(root)) == 7  # the two that died stay, as records of what happened
 

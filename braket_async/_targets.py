@@ -87,13 +87,20 @@ def attach(target: object, arn: str, *, root: str | os.PathLike[str] | None = No
 
 
 async def next_state(job: QuantumJob, poll_interval_seconds: float) -> JobState:
-    """``job.next_state()``, which raises the error of the last look at a remote job's
-    state when it got no answer (the handle's own waits go on through such errors)."""
+    """``job.next_state()``, for a group's watcher: a remote job's state as the session's
+    poller last saw it (its SearchJobs summaries show RUNNING, which the handle's own
+    record does not until the job ends), and the error of the last look at it when that
+    got no answer (the handle's own waits go on through such errors)."""
     state = await job.next_state(poll_interval_seconds)
     from .aws import AwsQuantumJob
 
-    if isinstance(job, AwsQuantumJob):
-        error = job.aws_session.poller.look_failed(job.arn)
+    if isinstance(job, AwsQuantumJob) and not state.is_terminal:
+        poller = job.aws_session.poller
+        error = poller.look_failed(job.arn)
         if error is not None:
             raise error
+        seen = poller.cached_status(job.arn)
+        if seen is not None and not JobState(seen).is_terminal:
+            # An end comes through the wait, with the job's whole record.
+            state = JobState(seen)
     return state

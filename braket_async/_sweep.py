@@ -235,10 +235,16 @@ class _Sweep:
             self._set(index, error=exc)
         except Exception as exc:
             self._set(index, error=exc)
-            if self.on_error == "raise" and self.failure is None:
-                self.failure = exc
-                assert self.running is not None
-                self.running.cancel()
+        error = self.results[index].error
+        if (
+            isinstance(error, Exception)
+            and not isinstance(error, BillingLimitError)
+            and self.on_error == "raise"
+            and self.failure is None
+        ):
+            self.failure = error
+            assert self.running is not None
+            self.running.cancel()
 
     async def _run(self, index: int, hyperparameters: dict[str, Any]) -> None:
         assert self.group is not None

@@ -35,6 +35,15 @@ while x >= 3 and not os.path.exists(gate):
     time.sleep(0.05)
 save_job_result({"square": x * x})
 """
+FAILING_OR_GATED = """
+import os, time
+from braket_async.jobs import get_hyperparameters
+x = int(get_hyperparameters()["x"])
+if x < 0:
+    raise SystemExit(f"negative x={x}")
+while not os.path.exists(get_hyperparameters()["gate"]):
+    time.sleep(0.05)
+"""
 
 
 def write(tmp_path: Path, name: str, source: str) -> Path:
@@ -220,3 +229,27 @@ async def test_on_event_receives_every_state_change_as_it_happens(tmp_path: Path
     assert [point.state for point in points] == [JobState.COMPLETED, JobState.FAILED]
     assert ("events-0", JobState.COMPLETED) in seen
     assert ("events-1", JobState.FAILED) in seen
+
+
+async def test_on_error_raise_ends_the_sweep_with_the_first_failure_itself(
+    tmp_path: Path,
+) -> None:
+    root, gate = tmp_path / "jobs", tmp_path / "gate"
+    gated = write(tmp_path, "failing", FAILING_OR_GATED)
+    # x=3 and x=4 wait for a gate that never opens; x=-1 fails at once.
+    points = [{"x": x, "gate": str(gate)} for x in (3, 4, -1)]
+    with pytest.raises(JobFailedError, match="ended FAILED"):  # not an exception group
+        await sweep(
+            gated,
+            points=points,
+            root=root,
+            on_error="raise",
+            on_exit="cancel",
+            progress=False,
+            poll_interval_seconds=FAST,
+        )
+    assert sorted(record_status(root / name) for name in folders(root)) == [
+        "CANCELLED",
+        "CANCELLED",
+        "FAILED",
+    ]

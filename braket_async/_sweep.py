@@ -26,6 +26,8 @@ from .errors import BillingLimitError, ConfigurationError, JobNotFoundError
 
 __all__ = ["SweepPoint", "sweep"]
 
+# Looks at jobs under way at once (see _Sweep.looks).
+_LOOKS = 100
 # Room left in a job name after the prefix: "-<index>-r<attempt>".
 _MAX_PREFIX = 36
 
@@ -226,6 +228,9 @@ class _Sweep:
     running: anyio.CancelScope | None = None
     failure: Exception | None = None
     billed: float = 0.0
+    # Looks at jobs (a resumed point's attach, a result's read) under way at once: a
+    # rerun of a finished sweep of N points would otherwise read N records at a time.
+    looks: anyio.CapacityLimiter = attrs.Factory(lambda: anyio.CapacityLimiter(_LOOKS))
 
     async def point(self, index: int, hyperparameters: dict[str, Any]) -> None:
         """Run point ``index`` to its end; whatever goes wrong is the point's error."""
@@ -250,7 +255,10 @@ class _Sweep:
         assert self.group is not None
         recorded = self.manifest.entries[index] if self.manifest is not None else None
         entry = attrs.evolve(recorded) if recorded is not None else None
-        job = await self._existing_job(index, entry) if entry is not None else None
+        job = None
+        if entry is not None:
+            async with self.looks:
+                job = await self._existing_job(index, entry)
         while True:
             attached = job is not None
             if job is not None:
@@ -266,7 +274,8 @@ class _Sweep:
                 job = None
                 continue
             break
-        await self._collect(index, job, state)
+        async with self.looks:
+            await self._collect(index, job, state)
 
     def _admit(self) -> None:
         """Raise :class:`BillingLimitError` once the finished points used the budget."""

@@ -226,6 +226,11 @@ async def main(options: argparse.Namespace) -> None:
 
     rows = []
     per_point: dict[str, list[float]] = {"concurrent": [], "one at a time": []}
+    folder = Path(tempfile.mkdtemp(prefix="sweep-journal-"))
+    try:  # warm-up, not counted: the worker threads, the first writes of the file system
+        await record_new(folder, 500, options.concurrency)
+    finally:
+        shutil.rmtree(folder)
     for size in sizes:
         for mode, concurrency in (("concurrent", options.concurrency), ("one at a time", 1)):
             progress(f"recording {size:,} points, new journal, {mode}")

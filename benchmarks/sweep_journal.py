@@ -93,6 +93,17 @@ def record_old(folder: Path, count: int) -> float:
     return (time.perf_counter() - started) / count
 
 
+async def old_row(size: int) -> list[str]:
+    """The table row of the old manifest recording ``size`` points."""
+    progress(f"recording {size:,} points, old manifest")
+    folder = Path(tempfile.mkdtemp(prefix="sweep-journal-"))
+    try:
+        seconds = await anyio.to_thread.run_sync(record_old, folder, size)
+    finally:
+        shutil.rmtree(folder)
+    return ["old (whole file)", f"{size:,}", f"{seconds * 1000:.3f}", ""]
+
+
 class _Instant:
     """A job that exits 0 at once and printed nothing: only its bookkeeping remains."""
 
@@ -244,22 +255,10 @@ async def main(options: argparse.Namespace) -> None:
                 [f"new, {mode}", f"{size:,}", f"{seconds * 1000:.3f}", f"{closing * 1000:.0f}"]
             )
         if size in old_sizes:
-            progress(f"recording {size:,} points, old manifest")
-            folder = Path(tempfile.mkdtemp(prefix="sweep-journal-"))
-            try:
-                seconds = await anyio.to_thread.run_sync(record_old, folder, size)
-            finally:
-                shutil.rmtree(folder)
-            rows.append(["old (whole file)", f"{size:,}", f"{seconds * 1000:.3f}", ""])
+            rows.append(await old_row(size))
     for size in old_sizes:
         if size not in sizes:
-            progress(f"recording {size:,} points, old manifest")
-            folder = Path(tempfile.mkdtemp(prefix="sweep-journal-"))
-            try:
-                seconds = await anyio.to_thread.run_sync(record_old, folder, size)
-            finally:
-                shutil.rmtree(folder)
-            rows.append(["old (whole file)", f"{size:,}", f"{seconds * 1000:.3f}", ""])
+            rows.append(await old_row(size))
     table(
         "Recording points: 2 records a point (entry, durable; then its ARN)",
         ["manifest", "points", "ms a point", "close ms"],

@@ -88,6 +88,21 @@ class Retrier:
         otherwise, or has failed for longer than the bound (then its last error)."""
         attempt = 0
         since = since_epoch = 0.0
+
+        def report(error: Exception | None, retry_at: float | None) -> None:
+            self._report(
+                RetryEvent(
+                    operation=operation,
+                    job=job,
+                    job_name=job_name if job is None else job.name,
+                    error=error,
+                    attempt=attempt,
+                    since=since_epoch,
+                    retry_at=retry_at,
+                    time=time.time(),
+                )
+            )
+
         while True:
             try:
                 result = await call()
@@ -100,35 +115,13 @@ class Retrier:
                 attempt += 1
                 left = self.unreachable_timeout - (now - since)
                 pause = None if left <= 0 else min(left, self._pause(attempt))
-                self._report(
-                    RetryEvent(
-                        operation=operation,
-                        job=job,
-                        job_name=job_name if job is None else job.name,
-                        error=error,
-                        attempt=attempt,
-                        since=since_epoch,
-                        retry_at=None if pause is None else time.time() + pause,
-                        time=time.time(),
-                    )
-                )
+                report(error, None if pause is None else time.time() + pause)
                 if pause is None:
                     raise
                 await anyio.sleep(pause)
                 continue
             if attempt:
-                self._report(
-                    RetryEvent(
-                        operation=operation,
-                        job=job,
-                        job_name=job_name if job is None else job.name,
-                        error=None,
-                        attempt=attempt,
-                        since=since_epoch,
-                        retry_at=None,
-                        time=time.time(),
-                    )
-                )
+                report(None, None)  # answered again
             return result
 
     def _pause(self, attempt: int) -> float:

@@ -14,7 +14,8 @@ from ._lazy import lazy_names
 
 if TYPE_CHECKING:
     from ._events import JobEvent, RetryEvent
-    from ._group import JobGroup, as_completed, gather
+    from ._gather import as_completed, gather
+    from ._group import JobGroup
     from ._hybrid_job import hybrid_job
     from ._logs import LogEvent, LogStream
     from ._quantum_job import QuantumJob
@@ -51,8 +52,8 @@ _LAZY = {
     "JobEvent": "._events",
     "RetryEvent": "._events",
     "JobGroup": "._group",
-    "as_completed": "._group",
-    "gather": "._group",
+    "as_completed": "._gather",
+    "gather": "._gather",
     "hybrid_job": "._hybrid_job",
     "ArchiveError": ".errors",
     "AwsQuantumJob": ".aws",

@@ -114,7 +114,12 @@ class SweepRun:
                 job = await self._create(index, entry, hyperparameters)
             self.results[index] = attrs.evolve(self.results[index], job=job)
             state = await self.group.wait(job)
-            if attached and entry is not None and self._died_with_a_sweep(await job.metadata()):
+            if (
+                attached
+                and entry is not None
+                and not is_remote(self.target)
+                and self._died_with_a_sweep(await job.metadata())
+            ):
                 entry.attempt += 1  # a job of the crashed sweep that ended with it
                 entry.arn = None
                 job = None

@@ -156,6 +156,12 @@ class JobGroup:
             await self._tasks.__aexit__(None, None, None)
         finally:
             self._state = "closed"
+            for job, done in self._done.items():
+                if not done.is_set():  # the block was left before the job ended
+                    self._errors[job] = ClosedError(
+                        f"the JobGroup was left before {job.arn} ended; it was not watched on"
+                    )
+                    done.set()
             if self._display is not None:
                 with anyio.CancelScope(shield=True):
                     await self._display.__aexit__(None, None, None)

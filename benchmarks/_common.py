@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -59,3 +61,45 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> N
         line = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
         print(line.rstrip())
     sys.stdout.flush()
+
+
+class ThreadSampler:
+    """The most OS threads this process had while the block ran, sampled every 50 ms
+    on the event loop itself (a read of ``/proc/self/status``, no sampling thread)."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ThreadSampler:
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._read()
+
+    async def _sample(self) -> None:
+        while True:
+            self._read()
+            await asyncio.sleep(0.05)
+
+    def _read(self) -> None:
+        self.peak = max(self.peak, int(_status_field("Threads")))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (``VmHWM``), in MB."""
+    return int(_status_field("VmHWM").split()[0]) / 1024
+
+
+def _status_field(name: str) -> str:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key == name:
+                return value.strip()
+    raise RuntimeError(f"no {name} in /proc/self/status")

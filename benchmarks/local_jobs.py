@@ -53,8 +53,10 @@ from typing import Any
 from _common import (
     DEFAULT_IMAGE,
     DEVICE,
+    ThreadSampler,
     load_average,
     ms,
+    peak_rss_mb,
     progress,
     run_job,
     shared_runtime,
@@ -305,48 +307,6 @@ async def log_streaming(bench: Bench) -> tuple[list[list[str]], list[Check]]:
             )
         )
     return [row], checks
-
-
-class ThreadSampler:
-    """The most OS threads this process had while the block ran, sampled every 50 ms
-    on the event loop itself (a read of ``/proc/self/status``, no sampling thread)."""
-
-    def __init__(self) -> None:
-        self.peak = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> ThreadSampler:
-        self._task = asyncio.create_task(self._sample())
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._read()
-
-    async def _sample(self) -> None:
-        while True:
-            self._read()
-            await asyncio.sleep(0.05)
-
-    def _read(self) -> None:
-        self.peak = max(self.peak, int(_status_field("Threads")))
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (``VmHWM``), in MB."""
-    return int(_status_field("VmHWM").split()[0]) / 1024
-
-
-def _status_field(name: str) -> str:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            if key == name:
-                return value.strip()
-    raise RuntimeError(f"no {name} in /proc/self/status")
 
 
 async def run(runtimes: list[str], repeat: int, image: str, lines: int, work: Path) -> None:

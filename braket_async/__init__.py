@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from ._events import JobEvent
-    from ._group import JobGroup, as_completed, gather
+    from ._events import JobEvent, RetryEvent
+    from ._gather import as_completed, gather
+    from ._group import JobGroup
     from ._hybrid_job import hybrid_job
     from ._logs import LogEvent, LogStream
     from ._quantum_job import QuantumJob
@@ -49,9 +50,10 @@ _LAZY = {
     "SweepPoint": "._sweep",
     "sweep": "._sweep",
     "JobEvent": "._events",
+    "RetryEvent": "._events",
     "JobGroup": "._group",
-    "as_completed": "._group",
-    "gather": "._group",
+    "as_completed": "._gather",
+    "gather": "._gather",
     "hybrid_job": "._hybrid_job",
     "ArchiveError": ".errors",
     "AwsQuantumJob": ".aws",
@@ -103,6 +105,7 @@ __all__ = [
     "MetricType",
     "QuantumJob",
     "ResultError",
+    "RetryEvent",
     "RuntimeUnavailableError",
     "ServiceError",
     "SweepPoint",

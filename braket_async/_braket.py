@@ -16,6 +16,7 @@ __all__ = [
     "ACCOUNT_API_RATE",
     "BASE_IMAGE_REGIONS",
     "BRAKET_API_RATES",
+    "CLIENT_TOKEN_TAG",
     "CLOUDWATCH_LOGS_RATES",
     "DEFAULT_CHECKPOINT_PATH",
     "DEFAULT_CONCURRENT_JOBS_QUOTA",
@@ -25,6 +26,10 @@ __all__ = [
     "base_image_uri",
 ]
 
+#: The tag that carries a job's create ``clientToken`` (GetJob and SearchJobs do not
+#: show the token itself): remote jobs carry it on the service, local jobs in their
+#: record. A resumed sweep knows its own jobs by it.
+CLIENT_TOKEN_TAG = "braket-async:client-token"
 #: The embedded simulator's device ARN: local jobs' default device.
 LOCAL_DEVICE = "local:braket/braket.local.qubit"
 #: Where a job's checkpoints are, inside the job, unless its config says otherwise.

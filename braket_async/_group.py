@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 
 from ._braket import DEFAULT_CONCURRENT_JOBS_QUOTA
-from ._events import EventHub, JobEvent
+from ._events import EventHub, GroupEvent, JobEvent
 from ._quantum_job import DEFAULT_RESULTS_POLL_INTERVAL, QuantumJob
+from ._retries import DEFAULT_UNREACHABLE_TIMEOUT, Retrier, check_unreachable_timeout
 from ._rules import check_poll_interval
 from ._shield import finish
 from ._states import JobState
-from ._targets import check, create_on, is_remote
+from ._targets import check, create_on, is_remote, next_state
 from .errors import (
     ClosedError,
     ConfigurationError,
@@ -30,10 +30,11 @@ from .errors import (
     ServiceError,
 )
 
-__all__ = ["JobGroup", "as_completed", "gather"]
+__all__ = ["JobGroup", "OnError", "OnExit"]
 
 OnError = Literal["collect", "raise"]
 OnExit = Literal["leave", "cancel"]
+T = TypeVar("T")
 
 # How long a create refused by the concurrent-jobs quota waits before it asks again when
 # none of the group's own jobs has ended meanwhile (jobs of other programs count too).
@@ -66,6 +67,11 @@ class JobGroup:
         poll_interval_seconds: The pause between looks at a job's state.
         progress: The live display of the group's jobs: ``None`` shows it when standard
             output is a terminal or a notebook; ``True`` / ``False`` force it.
+        unreachable_timeout: How long a job's service may fail every look at the job
+            (or its create) with transient errors — throttling, 5xx answers, failed
+            connections, each one retried with a growing pause and reported as a
+            :class:`~braket_async.RetryEvent` — before the group stops waiting on it and
+            the job ends for the group with the last error (``None``: no bound).
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class JobGroup:
         on_exit: OnExit = "leave",
         poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
         progress: bool | None = None,
+        unreachable_timeout: float | None = DEFAULT_UNREACHABLE_TIMEOUT,
     ) -> None:
         for name, bound in (
             ("max_concurrent_jobs", max_concurrent_jobs),
@@ -91,6 +98,12 @@ class JobGroup:
         self.on_error = on_error
         self.on_exit = on_exit
         self.poll_interval_seconds = check_poll_interval(poll_interval_seconds)
+        self.unreachable_timeout = unreachable_timeout
+        self._retrier = Retrier(
+            unreachable_timeout=check_unreachable_timeout(unreachable_timeout),
+            first_pause=self.poll_interval_seconds,
+            report=self._publish,
+        )
         self._slots = anyio.CapacityLimiter(max_concurrent_jobs) if max_concurrent_jobs else None
         self._quota = concurrent_jobs_quota
         self._quota_slots: dict[int, anyio.CapacityLimiter] = {}
@@ -98,9 +111,11 @@ class JobGroup:
         self._jobs: list[QuantumJob] = []
         self._states: dict[QuantumJob, JobState] = {}
         self._ended: list[QuantumJob] = []
+        self._done: dict[QuantumJob, anyio.Event] = {}
+        self._errors: dict[QuantumJob, Exception] = {}
         self._pending = 0
         self._changed = anyio.Event()
-        self._failure: JobFailedError | None = None
+        self._failure: Exception | None = None
         self._tasks: TaskGroup | None = None
         self._progress = progress
         self._display: contextlib.AbstractAsyncContextManager[Any] | None = None
@@ -140,6 +155,12 @@ class JobGroup:
             await self._tasks.__aexit__(None, None, None)
         finally:
             self._state = "closed"
+            for job, done in self._done.items():
+                if not done.is_set():  # the block was left before the job ended
+                    self._errors[job] = ClosedError(
+                        f"the JobGroup was left before {job.arn} ended; it was not watched on"
+                    )
+                    done.set()
             if self._display is not None:
                 with anyio.CancelScope(shield=True):
                     await self._display.__aexit__(None, None, None)
@@ -190,7 +211,8 @@ class JobGroup:
         Raises:
             ClosedError: The block is not open.
             ConfigurationError, ServiceError, ...: What the target's ``create()`` raises
-                (quota refusals excepted: they are waited out).
+                (quota refusals excepted: they are waited out; transient errors are
+                retried with the same client token for up to ``unreachable_timeout``).
         """
         self._check_open()
         check(target)
@@ -237,15 +259,45 @@ class JobGroup:
         # Every attempt is the same create: a refused one made no job, a repeated one
         # returns the job it made.
         options.setdefault("client_token", str(uuid.uuid4()))
+        name = options.get("job_name")
         attempt = 0
         while True:
             try:
-                return await create_on(target, device, source, **options)
+                return await self._retrier.run(
+                    lambda: create_on(target, device, source, **options),
+                    operation="create",
+                    job_name=name if isinstance(name, str) else None,
+                )
             except ServiceError as error:
                 if error.code != _QUOTA_CODE:
                     raise
             attempt += 1
             await self._wait_for_an_end(_quota_pause(attempt))
+
+    async def retry(
+        self,
+        call: Callable[[], Awaitable[T]],
+        *,
+        operation: str,
+        job: QuantumJob | None = None,
+        job_name: str | None = None,
+    ) -> T:
+        """``await call()`` as the group makes its own calls about jobs: a transient
+        error (throttling, a 5xx answer, a failed connection) is tried again after a
+        growing pause and reported as a :class:`~braket_async.RetryEvent` on
+        :meth:`events`; after ``unreachable_timeout`` of failures the last error is
+        raised. Other errors are raised at once.
+
+        Args:
+            call: Makes the call (called again for each attempt).
+            operation: What the events call it.
+            job: The job it is about, if any.
+            job_name: The job's name, if there is no job yet.
+        """
+        return await self._retrier.run(call, operation=operation, job=job, job_name=job_name)
+
+    def _publish(self, event: GroupEvent) -> None:
+        self._hub.publish(event)
 
     async def _wait_for_an_end(self, at_most_seconds: float) -> None:
         ended = len(self._ended)
@@ -256,20 +308,31 @@ class JobGroup:
     def _watch(self, job: QuantumJob, slot: _Slot) -> None:
         assert self._tasks is not None
         self._jobs.append(job)
+        self._done[job] = anyio.Event()
         self._signal()
         self._tasks.start_soon(self._follow, job, slot, name=f"watching {job.arn}")
 
     async def _follow(self, job: QuantumJob, slot: _Slot) -> None:
         old: JobState | None = None
+        error: Exception | None = None
         try:
             while True:
                 try:
-                    new = await job.next_state(self.poll_interval_seconds)
-                except JobNotFoundError:
-                    break  # deleted under the group: it has ended as far as anyone can tell
-                except Exception:  # a failed look is tried again
-                    await anyio.sleep(self.poll_interval_seconds)
-                    continue
+                    new = await self._retrier.run(
+                        lambda: next_state(job, self.poll_interval_seconds),
+                        operation="watch",
+                        job=job,
+                    )
+                except JobNotFoundError as exc:
+                    error = JobNotFoundError(
+                        f"{exc} (it vanished while the group waited on it, last seen "
+                        f"{old.value if old is not None else 'never'})"
+                    )
+                    error.__cause__ = exc
+                    break
+                except Exception as exc:  # retried as long as it made sense: the outcome
+                    error = exc
+                    break
                 if new is not old:
                     self._states[job] = new
                     self._hub.publish(JobEvent(job, old, new, time.time()))
@@ -278,14 +341,19 @@ class JobGroup:
                     break
         finally:
             await slot.release()
+        if error is not None:
+            self._errors[job] = error
         self._ended.append(job)
+        self._done[job].set()
         if old is not JobState.COMPLETED and self._failure is None and self.on_error == "raise":
-            try:
-                reason = (await job.metadata(use_cached_value=True)).get("failureReason")
-            except Exception:  # the reason is a nicety; the failure is raised regardless
-                reason = None
-            state = old.value if old is not None else "UNKNOWN"
-            self._failure = JobFailedError(job.arn, state, reason)
+            if error is None:
+                try:
+                    reason = (await job.metadata(use_cached_value=True)).get("failureReason")
+                except Exception:  # the reason is a nicety; the failure is raised regardless
+                    reason = None
+                state = old.value if old is not None else "UNKNOWN"
+                error = JobFailedError(job.arn, state, reason)
+            self._failure = error
             assert self._tasks is not None
             self._tasks.cancel_scope.cancel()
         self._signal()
@@ -313,8 +381,10 @@ class JobGroup:
             counts[state] = counts.get(state, 0) + 1
         return counts
 
-    def events(self) -> AsyncIterator[JobEvent]:
-        """The state changes of the group's jobs from now on, until the block is left."""
+    def events(self) -> AsyncIterator[GroupEvent]:
+        """What happens to the group's jobs from now on, until the block is left: every
+        state change (:class:`~braket_async.JobEvent`), and every call about a job that
+        failed and is tried again, or given up (:class:`~braket_async.RetryEvent`)."""
         return self._hub.subscribe()
 
     def end_events(self) -> None:
@@ -336,20 +406,46 @@ class JobGroup:
                 return
             await self._changed.wait()
 
+    async def wait(self, job: QuantumJob) -> JobState:
+        """Wait until the group has seen ``job`` end; its final state.
+
+        Raises:
+            ConfigurationError: ``job`` is not one of the group's.
+            JobNotFoundError: The job vanished while the group watched it.
+            ServiceError: Its state could not be read: the error of the last look, after
+                ``unreachable_timeout`` of transient errors, or a lasting one.
+        """
+        done = self._done.get(job)
+        if done is None:
+            raise ConfigurationError(f"{job.arn} is not a job of this group")
+        await done.wait()
+        error = self._errors.get(job)
+        if error is not None:
+            raise error
+        return self._states[job]
+
     async def results(self, *, allow_pickle: bool = False) -> list[dict[str, Any] | BaseException]:
         """Wait for every job; their results in the order they were added.
 
-        With ``on_error="collect"`` a job that did not complete gives its error (a
-        ``JobFailedError``) in its place; with ``"raise"`` the first one is raised.
+        With ``on_error="collect"`` a job that did not complete gives its error in its
+        place (a ``JobFailedError``, or why its end could not be seen: see :meth:`wait`);
+        with ``"raise"`` the first one is raised.
         """
         async for _ in self.as_completed():
             pass
         results: list[dict[str, Any] | BaseException] = []
         for job in self._jobs:
             try:
+                watch_error = self._errors.get(job)
+                if watch_error is not None:
+                    raise watch_error
                 results.append(await job.result(allow_pickle=allow_pickle))
             except JobFailedError as error:
                 if self.on_error == "raise":
+                    raise
+                results.append(error)
+            except Exception as error:
+                if self.on_error == "raise" or job not in self._errors:
                     raise
                 results.append(error)
         return results
@@ -392,43 +488,3 @@ async def _cancel_quietly(job: QuantumJob) -> None:
     with anyio.move_on_after(_CANCEL_SECONDS):
         with contextlib.suppress(Exception):  # leaving the block goes on for the others
             await job.cancel(wait=local, poll_interval_seconds=0.2)
-
-
-async def gather(
-    *jobs: QuantumJob,
-    on_error: OnError = "collect",
-    allow_pickle: bool = False,
-    poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL,
-) -> list[dict[str, Any] | BaseException]:
-    """Wait for existing jobs together; their results in the order given.
-
-    With ``on_error="collect"`` a job that did not complete gives its ``JobFailedError``
-    in its place; with ``"raise"`` the first failure is raised (the others run on).
-    """
-    async with JobGroup(on_error=on_error, poll_interval_seconds=poll_interval_seconds) as group:
-        for job in jobs:
-            group.add(job)
-        return await group.results(allow_pickle=allow_pickle)
-
-
-async def as_completed(
-    jobs: Iterable[QuantumJob], *, poll_interval_seconds: float = DEFAULT_RESULTS_POLL_INTERVAL
-) -> AsyncIterator[QuantumJob]:
-    """Existing jobs, as they end. Leaving the iteration early stops the waits (never
-    the jobs)."""
-    waits = {
-        asyncio.ensure_future(job.wait(poll_interval_seconds=poll_interval_seconds)): job
-        for job in jobs
-    }
-    try:
-        while waits:
-            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for wait in done:
-                job = waits.pop(wait)
-                wait.result()
-                yield job
-    finally:
-        for wait in waits:
-            wait.cancel()
-        if waits:
-            await asyncio.wait(waits)

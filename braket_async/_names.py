@@ -11,6 +11,7 @@ from .errors import ConfigurationError
 __all__ = [
     "default_job_name",
     "validate_channel_name",
+    "validate_client_token",
     "validate_entry_point",
     "validate_job_name",
 ]
@@ -21,6 +22,8 @@ _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9\.\-_]{1,64}$")
 _MODULE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 # The job's container runs ``module`` as ``python -m`` would, or calls ``function`` of it.
 _ENTRY_POINT = re.compile(rf"^{_MODULE}(?::[A-Za-z_][A-Za-z0-9_]*)?$")
+# CreateJob's clientToken.
+_CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
 def validate_job_name(name: str) -> str:
@@ -54,6 +57,20 @@ def validate_entry_point(entry_point: object) -> str:
             "'package.module:function'"
         )
     return entry_point
+
+
+def validate_client_token(token: object) -> str:
+    """``token`` if it can be a CreateJob ``clientToken`` (1 to 64 printable ASCII
+    characters, no spaces).
+
+    Raises:
+        ConfigurationError: It cannot.
+    """
+    if not isinstance(token, str) or not _CLIENT_TOKEN.fullmatch(token):
+        raise ConfigurationError(
+            f"Invalid client_token {token!r}: 1 to 64 printable ASCII characters, no spaces"
+        )
+    return token
 
 
 def default_job_name(prefix: str) -> str:

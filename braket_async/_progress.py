@@ -1,10 +1,11 @@
 """The live progress display of sweeps and groups: a consumer of the group's events.
 
-Counts per state, elapsed time, throughput, an estimate of the time left and failures as
-they happen. Drawn with rich when it is installed (``braket-async[progress]``), in a
-terminal or a Jupyter notebook alike; without rich, one plain line per change of the
-counts and per failure. Off by itself when the output is neither a terminal nor a
-notebook.
+Counts per state, elapsed time, throughput, an estimate of the time left, failures as
+they happen, and calls that fail and are retried (a service that does not answer).
+Drawn with rich when it is installed (``braket-async[progress]``), in a terminal or a
+Jupyter notebook alike; without rich, one plain line per change of the counts, per
+failure, and when retries start and stop. Off by itself when the output is neither a
+terminal nor a notebook.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import IO, Any, Protocol
 
 import anyio
 
-from ._events import JobEvent
+from ._events import GroupEvent, JobEvent, RetryEvent
 from ._states import JobState
 
 __all__ = ["ProgressDisplay", "in_notebook", "interactive", "progress_display"]
@@ -27,7 +28,7 @@ _FAILURES_SHOWN = 5
 
 
 class _Group(Protocol):
-    def events(self) -> AsyncIterator[JobEvent]: ...
+    def events(self) -> AsyncIterator[GroupEvent]: ...
 
 
 def in_notebook() -> bool:
@@ -70,6 +71,10 @@ class ProgressDisplay:
         self.file = file
         self.states: dict[str, JobState] = {}
         self.failures: list[str] = []
+        #: The calls being retried, by job (or job name while it is created).
+        self.retrying: dict[str, RetryEvent] = {}
+        #: Jobs whose end could not be seen (given up on, or vanished).
+        self.lost: set[str] = set()
         self.not_created = 0
         self.billed_seconds = 0.0
         self.started = time.monotonic()
@@ -93,31 +98,62 @@ class ProgressDisplay:
         self.states[event.job.arn] = event.new_state
         self.refresh()
 
+    def retry_event(self, event: RetryEvent) -> None:
+        """A call about a job failed and is retried, was given up, or got through."""
+        key = event.job.arn if event.job is not None else f"{event.operation}:{event.job_name}"
+        was_retrying = bool(self.retrying)
+        if event.error is not None and event.retry_at is not None:
+            self.retrying[key] = event
+            if not was_retrying and not self.use_rich:
+                self._print(f"{self.title}: {_retry_line(event)}")
+        else:
+            self.retrying.pop(key, None)
+            if event.gave_up and event.job is not None and event.job.arn not in self.lost:
+                self.lost.add(event.job.arn)
+                state = self.states.get(event.job.arn)
+                self._failure(event.job.name, state.value if state else "UNKNOWN", event.error)
+            if was_retrying and not self.retrying and not self.use_rich:
+                self._print(f"{self.title}: no call is being retried now")
+        self.refresh()
+
     def point_done(self, point: Any) -> None:
         """A point ended (a :class:`~braket_async.SweepPoint`)."""
         if point.job is None:
             self.not_created += 1
+        elif point.state is None:
+            if point.job.arn in self.lost:
+                self.refresh()
+                return  # said when it was given up
+            self.lost.add(point.job.arn)
         if point.billable_seconds:
             self.billed_seconds += point.billable_seconds
         if not point.ok:
             name = point.job.name if point.job is not None else f"point {point.index}"
             reason = getattr(point.error, "failure_reason", None) or point.error
-            state = point.state.value if point.state is not None else "NOT CREATED"
-            self.failures.append(f"{name} {state}: {_one_line(reason)}")
-            if not self.use_rich:
-                self._print(f"{self.title}: {self.failures[-1]}")
+            if point.state is not None:
+                state = point.state.value
+            else:
+                state = "NOT CREATED" if point.job is None else "LOST"
+            self._failure(name, state, reason)
         self.refresh()
+
+    def _failure(self, name: str, state: str, reason: object) -> None:
+        self.failures.append(f"{name} {state}: {_one_line(reason)}")
+        if not self.use_rich:
+            self._print(f"{self.title}: {self.failures[-1]}")
 
     # -- drawing -----------------------------------------------------------------------
 
     def summary(self) -> str:
         """The one-line summary: counts, elapsed, throughput, time left."""
         counts: dict[JobState, int] = {}
-        for state in self.states.values():
-            counts[state] = counts.get(state, 0) + 1
-        total = self.total if self.total is not None else len(self.states)
+        for arn, state in self.states.items():
+            if arn not in self.lost:
+                counts[state] = counts.get(state, 0) + 1
+        total = self.total if self.total is not None else len(self.states.keys() | self.lost)
         elapsed = time.monotonic() - self.started
-        done = self.not_created + sum(count for state, count in counts.items() if state.is_terminal)
+        terminal = sum(count for state, count in counts.items() if state.is_terminal)
+        done = self.not_created + len(self.lost) + terminal
         parts = [f"{self.title}: {done}/{total} done"]
         for state in (
             JobState.QUEUED,
@@ -129,6 +165,10 @@ class ProgressDisplay:
         ):
             if counts.get(state):
                 parts.append(f"{counts[state]} {state.value.lower()}")
+        if self.lost:
+            parts.append(f"{len(self.lost)} lost")
+        if self.retrying:
+            parts.append(f"{len(self.retrying)} retrying")
         parts.append(f"elapsed {_duration(elapsed)}")
         if self.billed_seconds:
             parts.append(f"billed {self.billed_seconds:.1f}s")
@@ -158,11 +198,16 @@ class ProgressDisplay:
         from rich.text import Text
 
         lines = [Text(self.summary(), style="bold")]
+        if self.retrying:
+            lines.append(Text(f"↻ {_retry_line(self._latest_retry())}", style="yellow"))
         for failure in self.failures[-_FAILURES_SHOWN:]:
             lines.append(Text(f"✗ {failure}", style="red"))
         if len(self.failures) > _FAILURES_SHOWN:
             lines.append(Text(f"  ... {len(self.failures) - _FAILURES_SHOWN} more failures"))
         return Group(*lines)
+
+    def _latest_retry(self) -> RetryEvent:
+        return max(self.retrying.values(), key=lambda event: event.time)
 
     def _print(self, line: str) -> None:
         print(line, file=self.file if self.file is not None else sys.stdout, flush=True)
@@ -193,9 +238,12 @@ class ProgressDisplay:
         if not self.use_rich and not isinstance(live, _NotebookView):
             self._print(self.summary())
 
-    async def _consume(self, events: AsyncIterator[JobEvent]) -> None:
+    async def _consume(self, events: AsyncIterator[GroupEvent]) -> None:
         async for event in events:
-            self.job_event(event)
+            if isinstance(event, JobEvent):
+                self.job_event(event)
+            else:
+                self.retry_event(event)
 
     async def _tick(self) -> None:
         while True:
@@ -227,6 +275,8 @@ class _NotebookView:
 
     def _text(self) -> dict[str, str]:
         lines = [self._display.summary()]
+        if self._display.retrying:
+            lines.append(f"↻ {_retry_line(self._display._latest_retry())}")
         lines += [f"✗ {failure}" for failure in self._display.failures[-_FAILURES_SHOWN:]]
         return {"text/plain": "\n".join(lines)}
 
@@ -258,6 +308,17 @@ def _duration(seconds: float) -> str:
         return f"{minutes}m{seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def _retry_line(event: RetryEvent) -> str:
+    """What the display says of a call being retried."""
+    what = event.job.name if event.job is not None else event.job_name or "a job"
+    failing = _duration(max(0.0, event.time - event.since))
+    next_in = _duration(max(0.0, (event.retry_at or event.time) - event.time))
+    return (
+        f"retrying {event.operation} of {what} (attempt {event.attempt}, failing for "
+        f"{failing}, next in {next_in}): {_one_line(event.error)}"
+    )
 
 
 def _one_line(value: object) -> str:

@@ -7,13 +7,22 @@ import os
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeGuard
 
 from ._quantum_job import QuantumJob
+from ._states import JobState
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from .aws import AwsSession
     from .runtimes import JobRuntime
 
-__all__ = ["REMOTE_ONLY_OPTIONS", "Target", "attach", "create_on", "describe", "is_remote"]
+__all__ = [
+    "REMOTE_ONLY_OPTIONS",
+    "Target",
+    "attach",
+    "create_on",
+    "describe",
+    "is_remote",
+    "next_state",
+]
 
 #: ``AwsQuantumJob.create()`` options that mean nothing to a local job: given for a local
 #: target they are refused by name, never dropped.
@@ -82,7 +91,13 @@ async def create_on(
                 "runs the job locally"
             )
         options.pop(option, None)
-    return await LocalQuantumJob.create(device, source_module, runtime=target, **options)  # type: ignore[arg-type]
+    return await LocalQuantumJob.create(
+        device,
+        source_module,
+        runtime=target,  # type: ignore[arg-type]
+        client_token=client_token,
+        **options,
+    )
 
 
 def attach(target: object, arn: str, *, root: str | os.PathLike[str] | None = None) -> QuantumJob:
@@ -94,3 +109,23 @@ def attach(target: object, arn: str, *, root: str | os.PathLike[str] | None = No
     from .local import LocalQuantumJob
 
     return LocalQuantumJob(arn, root=root)
+
+
+async def next_state(job: QuantumJob, poll_interval_seconds: float) -> JobState:
+    """``job.next_state()``, for a group's watcher: a remote job's state as the session's
+    poller last saw it (its SearchJobs summaries show RUNNING, which the handle's own
+    record does not until the job ends), and the error of the last look at it when that
+    got no answer (the handle's own waits go on through such errors)."""
+    state = await job.next_state(poll_interval_seconds)
+    from .aws import AwsQuantumJob
+
+    if isinstance(job, AwsQuantumJob) and not state.is_terminal:
+        poller = job.aws_session.poller
+        error = poller.look_failed(job.arn)
+        if error is not None:
+            raise error
+        seen = poller.cached_status(job.arn)
+        if seen is not None and not JobState(seen).is_terminal:
+            # An end comes through the wait, with the job's whole record.
+            state = JobState(seen)
+    return state

@@ -13,6 +13,7 @@ PUBLIC_NAMES = {
         "SweepPoint",
         "sweep",
         "JobEvent",
+        "RetryEvent",
         "JobGroup",
         "as_completed",
         "gather",

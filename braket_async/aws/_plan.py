@@ -32,7 +32,12 @@ from .._config_objects import (
     read_output_data_config,
     read_stopping_condition,
 )
-from .._names import default_job_name, validate_entry_point, validate_job_name
+from .._names import (
+    default_job_name,
+    validate_client_token,
+    validate_entry_point,
+    validate_job_name,
+)
 from .._rules import (
     check_device,
     check_hyperparameter_texts,
@@ -223,20 +228,3 @@ def _hyperparameters(
             f"Unknown distribution {distribution!r}: use 'data_parallel' or leave it out"
         )
     return result
-
-
-_CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
-
-
-def validate_client_token(token: object) -> str:
-    """``token`` if it can be a CreateJob ``clientToken`` (1 to 64 printable ASCII
-    characters, no spaces).
-
-    Raises:
-        ConfigurationError: It cannot.
-    """
-    if not isinstance(token, str) or not _CLIENT_TOKEN.fullmatch(token):
-        raise ConfigurationError(
-            f"Invalid client_token {token!r}: 1 to 64 printable ASCII characters, no spaces"
-        )
-    return token

@@ -127,6 +127,8 @@ class JobPoller:
         self._status: dict[str, str] = {}
         self._metadata: dict[str, dict[str, Any]] = {}
         self._created: dict[str, datetime.datetime] = {}
+        # The transient error of the last look at a job, until a look gets an answer.
+        self._unanswered: dict[str, Exception] = {}
         # Jobs nobody waits on, seen in createdAt windows (or awaited before): what a
         # window over them costs.
         self._others: dict[str, datetime.datetime] = {}
@@ -206,6 +208,12 @@ class JobPoller:
         """The last GetJob metadata the poller read for the job, or ``None``."""
         metadata = self._metadata.get(arn)
         return copy.deepcopy(metadata) if metadata is not None else None
+
+    def look_failed(self, arn: str) -> Exception | None:
+        """The transient error (throttling, 5xx, a failed connection) of the last look
+        at the job, or ``None`` if it got an answer: waits go on regardless, and this is
+        how a watcher learns that they wait on a service that does not answer."""
+        return self._unanswered.get(arn)
 
     def cached_status(self, arn: str) -> str | None:
         """The last status the poller saw for the job (GetJob or SearchJobs), or ``None``."""
@@ -423,6 +431,7 @@ class JobPoller:
             except Exception as exc:
                 if is_transient(exc):
                     outcome.skipped.update(missing)
+                    self._unanswered.update(dict.fromkeys(missing, exc))
                     return []
                 # A window the service does not take (say, a time format it refuses)
                 # is never tried again; asking by ARN still works.
@@ -454,6 +463,7 @@ class JobPoller:
         except Exception as exc:
             if is_transient(exc):
                 outcome.skipped.update(batch)
+                self._unanswered.update(dict.fromkeys(batch, exc))
             elif isinstance(exc, ServiceError) and exc.code in _DENIED_CODES:
                 self._search_denied = True  # GetJob alone from now on
             # Any other refusal: GetJob answers for each job, errors included.
@@ -467,6 +477,7 @@ class JobPoller:
     def _note(self, summary: dict[str, Any]) -> str:
         """Record a JobSummary; return its ARN."""
         arn = str(summary["jobArn"])
+        self._unanswered.pop(arn, None)
         self._status[arn] = str(summary["status"])
         created = summary.get("createdAt")
         if isinstance(created, datetime.datetime):
@@ -483,9 +494,12 @@ class JobPoller:
         except Exception as exc:
             failure = exc
             if is_transient(failure):
+                self._unanswered[arn] = failure
                 return  # next cycle
+            self._unanswered.pop(arn, None)
             self._settle(arn, lambda: job_not_found(failure, arn) or failure)
             return
+        self._unanswered.pop(arn, None)
         metadata = {key: value for key, value in response.items() if key != "ResponseMetadata"}
         self._metadata[arn] = metadata
         self._status[arn] = str(metadata["status"])

@@ -23,6 +23,7 @@ import datetime
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from .._braket import CLIENT_TOKEN_TAG
 from ..errors import ServiceError
 from ._errors import is_transient
 from ._times import service_time
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CLIENT_TOKEN_TAG", "hold_create_slot", "release_create_slot", "submit_job"]
 
-#: The tag that carries a job's ``clientToken``, so that a create whose answer was lost
-#: can find its job. (GetJob and SearchJobs do not show the token itself.)
-CLIENT_TOKEN_TAG = "braket-async:client-token"
 #: How far before the first attempt the search starts: the service's clock may differ
 #: from ours.
 _CLOCK_SLACK = datetime.timedelta(minutes=5)

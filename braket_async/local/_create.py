@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from .._braket import CLIENT_TOKEN_TAG
 from .._config_objects import read_checkpoint_config, read_input_data, read_output_data_config
-from .._names import default_job_name, validate_job_name
+from .._names import default_job_name, validate_client_token, validate_job_name
 from .._rules import check_device, check_hyperparameters, check_role_arn, parse_s3_uri
 from .._shield import finish
 from .._source import resolve_source
@@ -68,6 +69,7 @@ async def launch_job(
     detach: bool,
     aws_session: object | None,
     copy_checkpoints_from_job: str | None,
+    client_token: str | None = None,
 ) -> tuple[str, Path]:
     """Check the arguments, make the job's folder and record, and start the job (its
     supervisor, or a task of this process for runtimes that cannot be rebuilt).
@@ -90,6 +92,8 @@ async def launch_job(
                 "container: pass runtime='docker', or leave image_uri out"
             )
         source = resolve_source(source_module, entry_point)
+        if client_token is not None:
+            validate_client_token(client_token)
         job_environment = _environment(environment)
         if aws_session is not None:
             job_environment = {**await session_environment(aws_session), **job_environment}
@@ -121,6 +125,8 @@ async def launch_job(
             await job_runtime.aclose()
         raise
     metadata = _initial_metadata(spec, source.path, job_runtime.name)
+    if client_token is not None:
+        metadata["tags"] = {CLIENT_TOKEN_TAG: client_token}
     config = runtime_config(job_runtime)
     try:
         lock = _start_record(folder, spec, metadata, config)

@@ -112,6 +112,7 @@ class LocalQuantumJob(QuantumJob):
         network_mode: str | None = None,
         detach: bool = False,
         copy_checkpoints_from_job: str | None = None,
+        client_token: str | None = None,
     ) -> JobCreation[LocalQuantumJob]:
         """Create and start a local job.
 
@@ -168,6 +169,9 @@ class LocalQuantumJob(QuantumJob):
                 process can attach to the job, follow, cancel and collect it.
             copy_checkpoints_from_job: A local job's ARN (``local:job/<name>``, in
                 ``root``) whose checkpoints seed this job's checkpoint folder.
+            client_token: Recorded as the tag ``braket-async:client-token`` in the
+                job's ``metadata()["tags"]``, as a remote job carries its create's token:
+                whoever made the job knows it for its own by it (a resumed sweep does).
 
         Raises:
             ConfigurationError: A bad name, path, entry point or option (a ``ValueError``),
@@ -197,6 +201,7 @@ class LocalQuantumJob(QuantumJob):
                 detach=detach,
                 aws_session=aws_session,
                 copy_checkpoints_from_job=copy_checkpoints_from_job,
+                client_token=client_token,
             )
         )
 
@@ -224,6 +229,7 @@ class LocalQuantumJob(QuantumJob):
         detach: bool,
         aws_session: object | None,
         copy_checkpoints_from_job: str | None,
+        client_token: str | None,
     ) -> LocalQuantumJob:
         arn, folder = await launch_job(
             device=device,
@@ -245,6 +251,7 @@ class LocalQuantumJob(QuantumJob):
             detach=detach,
             aws_session=aws_session,
             copy_checkpoints_from_job=copy_checkpoints_from_job,
+            client_token=client_token,
         )
         job = cls(arn, root=folder.parent)
         if wait_until_complete:

@@ -235,3 +235,22 @@ def _request(session: object, name: str) -> dict[str, object]:
         "instanceConfig": {"instanceType": "ml.m5.large", "volumeSizeInGb": 30},
         "deviceConfig": {"device": SV1},
     }
+
+
+async def test_a_wait_on_a_job_of_a_group_left_early_ends(tmp_path: Path) -> None:
+    forever = write(tmp_path, "forever", FOREVER)
+    group = JobGroup(on_exit="leave", poll_interval_seconds=FAST)
+    made = []
+
+    async def body() -> None:
+        async with group:
+            made.append(await group.create(DEVICE, forever, root=tmp_path, job_name="left"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await body()
+    (job,) = made
+    with anyio.fail_after(10), pytest.raises(ClosedError, match="left before"):
+        await group.wait(job)  # the job runs on; nobody watches it for the group
+    assert isinstance((await group.results())[0], ClosedError)
+    assert await job.cancel(wait=True) is JobState.CANCELLED

@@ -7,12 +7,13 @@ import io
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from support.owning import wait_until
 from support.terminal import tmux_screen
 
-from braket_async import JobState, SweepPoint
+from braket_async import JobEvent, JobState, RetryEvent, ServiceError, SweepPoint
 from braket_async._progress import ProgressDisplay, interactive
 from braket_async.errors import BillingLimitError
 
@@ -131,3 +132,57 @@ def test_plain_display_prints_failures_as_they_happen() -> None:
     assert "sweep: point 1 NOT CREATED: over budget" in lines
     assert "2/2 done" in display.summary()
     assert not interactive(io.StringIO())
+
+
+class Named:
+    """What the display reads of a job: its ARN and name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.arn = f"local:job/{name}"
+
+
+def test_plain_display_says_when_calls_are_retried_given_up_and_answered() -> None:
+    output = io.StringIO()
+    display = ProgressDisplay(3, file=output, use_rich=False)
+    now = time.time()
+    error = ServiceError("ConnectionError", "Could not connect", operation="SearchJobs")
+    watched, other = Named("job-a"), Named("job-b")
+    display.job_event(JobEvent(watched, None, JobState.RUNNING, now))  # type: ignore[arg-type]
+
+    def retry(job: Named | None, **fields: object) -> RetryEvent:
+        event = {
+            "operation": "watch" if job else "create",
+            "job": job,
+            "job_name": job.name if job else "job-c",
+            "error": error,
+            "attempt": 2,
+            "since": now - 12,
+            "retry_at": now + 4,
+            "time": now,
+            **fields,
+        }
+        return RetryEvent(**event)  # type: ignore[arg-type]
+
+    display.retry_event(retry(watched))
+    display.retry_event(retry(other))
+    display.retry_event(retry(None))
+    assert "3 retrying" in display.summary()
+    display.retry_event(retry(watched, retry_at=None))  # given up: the job is lost
+    display.retry_event(retry(other, error=None, retry_at=None))  # answered again
+    display.retry_event(retry(None, error=None, retry_at=None))
+    lines = output.getvalue().splitlines()
+    assert (
+        lines.count(
+            "sweep: retrying watch of job-a (attempt 2, failing for 12s, next in 4s): "
+            "ConnectionError in SearchJobs: Could not connect"
+        )
+        == 1
+    )  # one line when retries start, not one per call
+    assert not any("retrying watch of job-b" in line for line in lines)
+    assert "sweep: job-a RUNNING: ConnectionError in SearchJobs: Could not connect" in lines
+    assert "sweep: no call is being retried now" in lines
+    summary = display.summary()
+    assert "1/3 done" in summary
+    assert "1 lost" in summary
+    assert "retrying" not in summary

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.owning import wait_until
-from support.sweeping import manifest_points, start_sweeper
+from support.sweeping import manifest_points, read_manifest, start_sweeper
 
 from braket_async import BillingLimitError, JobEvent, JobFailedError, JobState, SweepPoint, sweep
 from braket_async.errors import ConfigurationError
@@ -34,6 +34,15 @@ gate = get_hyperparameters()["gate"]
 while x >= 3 and not os.path.exists(gate):
     time.sleep(0.05)
 save_job_result({"square": x * x})
+"""
+FAILING_OR_GATED = """
+import os, time
+from braket_async.jobs import get_hyperparameters
+x = int(get_hyperparameters()["x"])
+if x < 0:
+    raise SystemExit(f"negative x={x}")
+while not os.path.exists(get_hyperparameters()["gate"]):
+    time.sleep(0.05)
 """
 
 
@@ -161,7 +170,7 @@ async def test_a_sweep_killed_halfway_resumes_without_creating_a_job_twice(
 
     assert [point.state for point in resumed] == [JobState.COMPLETED] * 6
     assert [point.result for point in resumed] == [{"square": x * x} for x in range(6)]
-    prefix = json.loads(manifest.read_text())["prefix"]
+    prefix = read_manifest(manifest)[0]["prefix"]
     assert folders(root) == sorted(f"{prefix}-{x}" for x in range(6))
 
 
@@ -180,7 +189,7 @@ async def test_points_whose_jobs_died_with_the_sweep_are_rerun(tmp_path: Path) -
 
     assert [point.state for point in resumed] == [JobState.COMPLETED] * 5
     names = [point.job.name for point in resumed if point.job]
-    prefix = json.loads(manifest.read_text())["prefix"]
+    prefix = read_manifest(manifest)[0]["prefix"]
     assert names == [f"{prefix}-{x}" for x in range(3)] + [f"{prefix}-3-r1", f"{prefix}-4-r1"]
     assert len(folders(root)) == 7  # the two that died stay, as records of what happened
 
@@ -220,3 +229,27 @@ async def test_on_event_receives_every_state_change_as_it_happens(tmp_path: Path
     assert [point.state for point in points] == [JobState.COMPLETED, JobState.FAILED]
     assert ("events-0", JobState.COMPLETED) in seen
     assert ("events-1", JobState.FAILED) in seen
+
+
+async def test_on_error_raise_ends_the_sweep_with_the_first_failure_itself(
+    tmp_path: Path,
+) -> None:
+    root, gate = tmp_path / "jobs", tmp_path / "gate"
+    gated = write(tmp_path, "failing", FAILING_OR_GATED)
+    # x=3 and x=4 wait for a gate that never opens; x=-1 fails at once.
+    points = [{"x": x, "gate": str(gate)} for x in (3, 4, -1)]
+    with pytest.raises(JobFailedError, match="ended FAILED"):  # not an exception group
+        await sweep(
+            gated,
+            points=points,
+            root=root,
+            on_error="raise",
+            on_exit="cancel",
+            progress=False,
+            poll_interval_seconds=FAST,
+        )
+    assert sorted(record_status(root / name) for name in folders(root)) == [
+        "CANCELLED",
+        "CANCELLED",
+        "FAILED",
+    ]

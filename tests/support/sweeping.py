@@ -46,10 +46,24 @@ def start_sweeper(tmp_path: Path, **arguments: Any) -> subprocess.Popen[str]:
     )
 
 
+def read_manifest(path: Path) -> tuple[dict[str, Any], list[dict[str, Any] | None]]:
+    """The header of the manifest (a journal of JSON lines) at ``path`` and each point's
+    last entry; a torn last line is left out, as the sweep does."""
+    lines = path.read_bytes().split(b"\n")
+    header = json.loads(lines[0])
+    points: list[dict[str, Any] | None] = [None] * header["points"]
+    for line in lines[1:-1]:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            break
+        points[entry["point"]] = entry
+    return header, points
+
+
 def manifest_points(path: Path) -> list[dict[str, Any] | None]:
-    """The point entries of the manifest at ``path`` ([] while it does not exist)."""
+    """The point entries of the manifest at ``path`` ([] while it has none)."""
     try:
-        points: list[dict[str, Any] | None] = json.loads(path.read_text())["points"]
-    except (OSError, ValueError):
+        return read_manifest(path)[1]
+    except (OSError, ValueError, IndexError):
         return []
-    return points

@@ -10,7 +10,7 @@ import textwrap
 
 import anyio
 import pytest
-from emulator_process import emulator_process
+from support.emulator_process import emulator_process
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-from emulator.emulator_process import EmulatorProcess, emulator_process
 from support.aws import SV1
+from support.emulator_process import EmulatorProcess, emulator_process
 
 from braket_async import (
     JobEvent,

@@ -26,10 +26,10 @@ __all__ = ["RAY_VENV", "RayCluster", "free_port", "ray_cluster"]
 
 RAY_VERSION = "2.60.0"
 RAY_VENV = Path(
-    os.environ.get(
-        "BRAKET_ASYNC_RAY_VENV",
-        Path.home() / ".cache" / "braket-async" / f"ray-{RAY_VERSION}",
-    )
+    os.environ.get("BRAKET_ASYNC_RAY_VENV")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "braket-async"
+    / f"ray-{RAY_VERSION}"
 )
 # Loopback addresses other than 127.0.0.1, which Ray swaps for the address of the host's
 # network interface: each node has one of its own, and no traffic leaves loopback.
@@ -54,15 +54,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _ports(node: int) -> list[str]:
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports nobody listens on now (held open together while
+    chosen, so none is chosen twice)."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
+def _ports(node: int, ports: list[int]) -> list[str]:
     """Distinct ports for every server of node ``node`` (0: head, 1: worker)."""
     options = [
-        f"--node-manager-port={free_port()}",
-        f"--object-manager-port={free_port()}",
-        f"--dashboard-agent-listen-port={free_port()}",
-        f"--dashboard-agent-grpc-port={free_port()}",
-        f"--runtime-env-agent-port={free_port()}",
-        f"--metrics-export-port={free_port()}",
+        f"--node-manager-port={ports[0]}",
+        f"--object-manager-port={ports[1]}",
+        f"--dashboard-agent-listen-port={ports[2]}",
+        f"--dashboard-agent-grpc-port={ports[3]}",
+        f"--runtime-env-agent-port={ports[4]}",
+        f"--metrics-export-port={ports[5]}",
     ]
     # Worker processes: a range of ports of its own per node (and per cluster).
     base = 20000 + (os.getpid() % 40) * 1000 + node * 500
@@ -75,8 +85,9 @@ class RayCluster:
 
     def __init__(self, *, head_cpus: int = 4, worker_cpus: int = 4) -> None:
         self.temp_dir = Path(tempfile.mkdtemp(prefix="brk-ray-", dir="/tmp"))
-        self.gcs_port = free_port()
-        self.dashboard_port = free_port()
+        # Every port of both nodes, chosen at once: all distinct.
+        self._ports = free_ports(15)
+        self.gcs_port, self.dashboard_port, self._client_port = self._ports[12:15]
         self.address = f"http://127.0.0.1:{self.dashboard_port}"
         self.head_cpus = head_cpus
         self.worker_cpus = worker_cpus
@@ -120,12 +131,12 @@ class RayCluster:
             f"--port={self.gcs_port}",
             "--dashboard-host=127.0.0.1",
             f"--dashboard-port={self.dashboard_port}",
-            f"--ray-client-server-port={free_port()}",
+            f"--ray-client-server-port={self._client_port}",
             f"--num-cpus={self.head_cpus}",
             f"--temp-dir={self.temp_dir}",
             "--disable-usage-stats",
             "--include-dashboard=true",
-            *_ports(0),
+            *_ports(0, self._ports[0:6]),
             log="head",
         )
         self.wait_for_nodes(1)
@@ -141,7 +152,7 @@ class RayCluster:
             f"--num-cpus={self.worker_cpus}",
             f"--resources={json.dumps({WORKER_RESOURCE: 1000})}",
             "--disable-usage-stats",
-            *_ports(1),
+            *_ports(1, self._ports[6:12]),
             log="worker",
         )
         self.wait_for_nodes(2)
@@ -241,3 +252,38 @@ def ray_cluster(**options: int) -> Iterator[RayCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+#: Every process of a Ray job of this library has this variable (see the keeper).
+SUBMISSION_VARIABLE = b"BRAKET_ASYNC_RAY_SUBMISSION="
+
+
+def job_processes(submission_id: str | None = None) -> list[int]:
+    """Live processes of Ray jobs on this host (of one job, or of any), found by the
+    variable every process of a job inherits."""
+    wanted = SUBMISSION_VARIABLE + (submission_id.encode() if submission_id else b"")
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as file:
+                variables = file.read().split(b"\0")
+            with open(f"/proc/{entry}/stat", "rb") as file:
+                state = file.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != b"Z" and any(
+            variable == wanted or (submission_id is None and variable.startswith(wanted))
+            for variable in variables
+        ):
+            found.append(int(entry))
+    return found
+
+
+def wait_until_gone(submission_id: str | None = None, timeout: float = 30.0) -> list[int]:
+    """Wait until no process of the job (or of any job) is left; what is left then."""
+    deadline = time.monotonic() + timeout
+    while (left := job_processes(submission_id)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left

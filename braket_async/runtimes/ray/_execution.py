@@ -141,7 +141,12 @@ class RayExecution:
         unreachable_since: float | None = None
         attempt = 0
         async with anyio.create_task_group() as group:
-            group.start_soon(self._watch_start)
+
+            async def watch_start() -> None:
+                if await self._watch_start():
+                    group.cancel_scope.cancel()  # stopped unstarted: nothing more to read
+
+            group.start_soon(watch_start)
             while True:
                 skip = received
                 try:
@@ -205,19 +210,23 @@ class RayExecution:
         self._ray_message = str(info.get("message") or "") or None
         return self._ray_status in _TERMINAL
 
-    async def _watch_start(self) -> None:
-        """Stop a job that stays ``PENDING`` longer than the start bound."""
+    async def _watch_start(self) -> bool:
+        """Stop a job that stays ``PENDING`` longer than the start bound; whether it did.
+
+        Ray keeps a stopped job that never started ``PENDING`` (its stop waits for the
+        job's supervisor actor, which has no node): the follow ends here.
+        """
         started = time.monotonic()
         while self._reader.outcome.started is None:
             await asyncio.sleep(self._timeouts.poll)
             if self._reader.outcome.started is not None:
-                return
+                return False
             with contextlib.suppress(DashboardUnreachableError, DashboardError):
                 info = await self._dashboard.job(self.submission_id)
                 status = str((info or {}).get("status"))
                 if status != "PENDING":
                     if status in _TERMINAL or info is None:
-                        return
+                        return False
                     continue
                 if time.monotonic() - started > self._timeouts.start:
                     message = str((info or {}).get("message") or "").strip()
@@ -227,7 +236,8 @@ class RayExecution:
                         + ": it was stopped"
                     )
                     await self._dashboard.stop(self.submission_id)
-                    return
+                    return True
+        return False
 
     def _fail(self, reason: str) -> None:
         if self._cluster_failure is None:

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.anyio
 
 BIG = """
 import hashlib, os
-from braket_async.jobs import get_hyperparameters, get_input_data_dir, get_results_dir, save_job_result
+from braket_async.jobs import (
+    get_hyperparameters, get_input_data_dir, get_results_dir, save_job_result,
+)
 hp = get_hyperparameters()
 digest = hashlib.sha256()
 with open(os.path.join(get_input_data_dir("data"), "data.bin"), "rb") as file:

@@ -111,10 +111,9 @@ class FrameReader:
                 outcome.stored.append(payload)
             elif kind == "failure":
                 outcome.failure = base64.b64decode(payload).decode("utf-8", "replace")
-            elif kind == "done":
+            elif kind == "done":  # the final exit code (sending outputs may fail a job)
+                outcome.exit_code = int(payload)
                 outcome.done = True
-                if outcome.exit_code is None:
-                    outcome.exit_code = int(payload)
         except (ValueError, TypeError, binascii.Error):
             pass  # not a frame of the keeper's after all
         return None

@@ -437,7 +437,9 @@ def _upload(path: str, url: str) -> None:
     with open(path, "rb") as file:
         request = urllib.request.Request(url, data=file, method="PUT")
         request.add_header("Content-Length", str(size))
-        with contextlib.closing(urllib.request.urlopen(request, timeout=600)) as response:
+        # As presigned (urllib's default type would be a form, which S3 refuses).
+        request.add_header("Content-Type", "application/x-tar")
+        with contextlib.closing(urllib.request.urlopen(request, timeout=60)) as response:
             if response.status >= 300:
                 raise OSError(f"uploading {os.path.basename(path)} answered {response.status}")
 

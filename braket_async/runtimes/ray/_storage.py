@@ -19,11 +19,13 @@ from ..._rules import parse_s3_uri
 from ..._shield import finish
 from ...errors import ContainerError
 
-__all__ = ["PRESIGN_SECONDS", "ObjectStore"]
+__all__ = ["ARCHIVE_TYPE", "PRESIGN_SECONDS", "ObjectStore"]
 
 #: How long a presigned URL is valid: SigV4's maximum, seven days.
 PRESIGN_SECONDS = 7 * 24 * 3600
 _CHUNK = 1 << 20
+#: The content type of every object: part of what a presigned upload is signed with.
+ARCHIVE_TYPE = "application/x-tar"
 
 
 class ObjectStore:
@@ -56,10 +58,11 @@ class ObjectStore:
         """A URL that lets its holder ``GET`` or ``PUT`` the object ``key`` for ``seconds``."""
         session = await self._aws()
         client = await session.client("s3")
+        params = {"Bucket": self.bucket, "Key": key}
+        if method == "PUT":
+            params["ContentType"] = ARCHIVE_TYPE
         operation = {"GET": "get_object", "PUT": "put_object"}[method]
-        url: str = await client.generate_presigned_url(
-            operation, Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds
-        )
+        url: str = await client.generate_presigned_url(operation, Params=params, ExpiresIn=seconds)
         return url
 
     async def upload(self, path: Path, key: str) -> None:
@@ -69,7 +72,7 @@ class ObjectStore:
         file = await asyncio.to_thread(open, path, "rb")
         try:
             async with self._client().put(
-                url, data=file, headers={"Content-Length": str(size)}
+                url, data=file, headers={"Content-Length": str(size), "Content-Type": ARCHIVE_TYPE}
             ) as response:
                 if response.status >= 300:
                     text = await response.text(errors="replace")

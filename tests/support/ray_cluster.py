@@ -74,8 +74,9 @@ def _ports(node: int, ports: list[int]) -> list[str]:
         f"--runtime-env-agent-port={ports[4]}",
         f"--metrics-export-port={ports[5]}",
     ]
-    # Worker processes: a range of ports of its own per node (and per cluster).
-    base = 20000 + (os.getpid() % 40) * 1000 + node * 500
+    # Worker processes: a range of ports of its own per node (and per cluster), below
+    # the ephemeral ports free_ports() picks from.
+    base = 10000 + (os.getpid() % 20) * 1000 + node * 500
     options += [f"--min-worker-port={base}", f"--max-worker-port={base + 499}"]
     return options
 

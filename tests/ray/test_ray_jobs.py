@@ -22,7 +22,7 @@ from support.owning import alive, first_line, wait_until
 from support.ray_cluster import RayCluster, free_port, wait_until_gone
 from support.wheels import build_wheel
 
-from braket_async import LocalQuantumJob
+from braket_async import LocalQuantumJob, hybrid_job
 from braket_async.errors import ConfigurationError, JobFailedError, RuntimeUnavailableError
 from braket_async.runtimes import ProcessRuntime, RayRuntime
 
@@ -270,7 +270,7 @@ def test_bad_addresses_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 DETACHED_OWNER = """
 import asyncio, sys
-from braket_async import LocalQuantumJob
+from braket_async import LocalQuantumJob, hybrid_job
 from braket_async.runtimes import RayRuntime
 
 async def main(source, root, address, python, gate):
@@ -318,7 +318,7 @@ async def test_a_detached_job_is_reattached_from_another_process(
 
 OWNER = """
 import asyncio, sys
-from braket_async import LocalQuantumJob
+from braket_async import LocalQuantumJob, hybrid_job
 from braket_async.runtimes import RayRuntime
 
 async def main(source, root, address, python, pids):
@@ -368,3 +368,16 @@ async def test_an_owner_killed_with_sigkill_ends_its_job_on_the_cluster(
     assert wait_until_gone(submission) == []
     assert not alive(user)
     assert not alive(grandchild)
+
+
+async def test_a_hybrid_job_runs_on_the_cluster(runtime: RayRuntime, tmp_path: Path) -> None:
+    offset = 10
+
+    @hybrid_job(device="local:none/none", local=True, runtime=runtime, root=tmp_path)
+    def add(x: int) -> dict[str, int]:
+        print("adding", x)
+        return {"sum": x + offset}
+
+    job = await add(5)
+    assert await job.result() == {"sum": 15}
+    assert (await log_lines(job))[0] == "adding 5"

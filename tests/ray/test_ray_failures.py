@@ -8,53 +8,23 @@ import asyncio
 import json
 import os
 import signal
-import textwrap
 import urllib.request
 from pathlib import Path
 
 import anyio
 import pytest
-from support.owning import alive, first_line
-from support.ray_cluster import WORKER_RESOURCE, RayCluster, wait_until_gone
+from support.owning import alive
+from support.ray_cluster import WORKER_RESOURCE, RayCluster, start_setsid_job, wait_until_gone
 
 from braket_async import LocalQuantumJob
 from braket_async.runtimes import RayRuntime
 
 pytestmark = pytest.mark.anyio
 
-STUCK = """
-import os, subprocess, time
-from braket_async.jobs import get_hyperparameters
-hp = get_hyperparameters()
-child = subprocess.Popen(["setsid", "sleep", "1000"])
-with open(hp["pids"], "w") as file:
-    file.write(f"{os.getpid()} {child.pid}")
-print("started", flush=True)
-time.sleep(1000)
-"""
-
 
 def ray_status(cluster: RayCluster, submission: str) -> str:
     with urllib.request.urlopen(f"{cluster.address}/api/jobs/{submission}", timeout=10) as answer:
         return str(json.load(answer)["status"])
-
-
-async def start_stuck_job(
-    runtime: RayRuntime, tmp_path: Path
-) -> tuple[LocalQuantumJob, str, list[int]]:
-    source = tmp_path / "stuck.py"
-    source.write_text(textwrap.dedent(STUCK))
-    pids = tmp_path / "pids"
-    job = await LocalQuantumJob.create(
-        "local:none/none",
-        str(source),
-        root=tmp_path / "jobs",
-        runtime=runtime,
-        hyperparameters={"pids": str(pids)},
-    )
-    assert await first_line(job) == "started"
-    submission = (await job.metadata())["rayJob"]["submissionId"]
-    return job, submission, [int(pid) for pid in pids.read_text().split()]
 
 
 async def test_a_worker_node_that_dies_fails_its_job_and_leaves_nothing(
@@ -63,7 +33,7 @@ async def test_a_worker_node_that_dies_fails_its_job_and_leaves_nothing(
     async with RayRuntime(
         cluster.address, python=cluster.python, resources={WORKER_RESOURCE: 1}
     ) as runtime:
-        job, submission, pids = await start_stuck_job(runtime, tmp_path)
+        job, submission, pids = await start_setsid_job(runtime, tmp_path)
         await asyncio.to_thread(cluster.kill_worker)
         with anyio.fail_after(60):
             assert await job.wait() == "FAILED"
@@ -104,7 +74,7 @@ async def test_a_job_whose_supervisor_died_ends_itself_when_its_lease_runs_out(
     cluster: RayCluster, tmp_path: Path
 ) -> None:
     async with RayRuntime(cluster.address, python=cluster.python, lease_seconds=3) as runtime:
-        job, submission, pids = await start_stuck_job(runtime, tmp_path)
+        job, submission, pids = await start_setsid_job(runtime, tmp_path)
         supervisor = (await job.metadata())["supervisor"]["pid"]
         os.kill(supervisor, signal.SIGKILL)
         # The job's record ends as any job's whose owner died...

@@ -19,7 +19,13 @@ from typing import Any
 
 import pytest
 from support.owning import alive, first_line, wait_until
-from support.ray_cluster import RayCluster, free_port, wait_until_gone
+from support.ray_cluster import (
+    SETSID_JOB,
+    RayCluster,
+    free_port,
+    start_setsid_job,
+    wait_until_gone,
+)
 from support.wheels import build_wheel
 
 from braket_async import LocalQuantumJob, hybrid_job
@@ -49,17 +55,6 @@ print("about to fail")
 print("to stderr", file=sys.stderr)
 save_job_result({"partial": True})
 raise ValueError("bad input \\u00e9")
-"""
-
-CANCELLED = """
-import os, subprocess, time
-from braket_async.jobs import get_hyperparameters
-hp = get_hyperparameters()
-child = subprocess.Popen(["setsid", "sleep", "1000"])
-with open(hp["pids"], "w") as file:
-    file.write(f"{os.getpid()} {child.pid}")
-print("started", flush=True)
-time.sleep(1000)
 """
 
 
@@ -159,22 +154,11 @@ async def test_a_failure_reads_as_on_the_process_runtime(
 async def test_cancel_ends_every_process_of_the_job_setsid_too(
     runtime: RayRuntime, tmp_path: Path
 ) -> None:
-    source = write(tmp_path / "algo.py", CANCELLED)
-    pids = tmp_path / "pids"
-    job = await LocalQuantumJob.create(
-        "local:none/none",
-        str(source),
-        root=tmp_path / "jobs",
-        runtime=runtime,
-        hyperparameters={"pids": str(pids)},
-    )
-    assert await first_line(job) == "started"
-    user, grandchild = (int(pid) for pid in pids.read_text().split())
+    job, submission, (user, grandchild) = await start_setsid_job(runtime, tmp_path)
     assert alive(user)
     assert alive(grandchild)
     assert await job.cancel(wait=True) == "CANCELLED"
     assert await job.state() == "CANCELLED"
-    submission = (await job.metadata())["rayJob"]["submissionId"]
     assert wait_until_gone(submission) == []
     assert not alive(user)
     assert not alive(grandchild)
@@ -268,47 +252,49 @@ def test_bad_addresses_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         RayRuntime("http://head:8265", start_timeout=0)
 
 
-DETACHED_OWNER = """
-import asyncio, sys
-from braket_async import LocalQuantumJob, hybrid_job
+OWNER = """
+import asyncio, json, sys
+from braket_async import LocalQuantumJob
 from braket_async.runtimes import RayRuntime
 
-async def main(source, root, address, python, gate):
+async def main(source, root, address, python, hyperparameters, detach):
     async with RayRuntime(address, python=python) as runtime:
         job = await LocalQuantumJob.create(
-            "local:none/none", source, job_name="detached", root=root, runtime=runtime,
-            hyperparameters={"gate": gate, "x": 1}, environment={"MY_SECRET": "s"},
-            detach=True,
+            "local:none/none", source, job_name="owned", root=root, runtime=runtime,
+            hyperparameters=json.loads(hyperparameters), environment={"MY_SECRET": "s"},
+            detach=detach == "detach",
         )
-    print(job.name, flush=True)
+        print(job.name, flush=True)
+        if detach != "detach":
+            await job.wait()
 
 asyncio.run(main(*sys.argv[1:]))
 """
 
 
+def owner_command(
+    cluster: RayCluster, tmp_path: Path, source: Path, hyperparameters: dict[str, Any], how: str
+) -> list[str]:
+    """A program that creates the job ``owned`` on the cluster and waits for it (or,
+    ``how="detach"``, returns at once)."""
+    write(tmp_path / "owner.py", OWNER)
+    return [
+        sys.executable, str(tmp_path / "owner.py"), str(source), str(tmp_path / "jobs"),
+        cluster.address, cluster.python, json.dumps(hyperparameters), how,
+    ]  # fmt: skip
+
+
 async def test_a_detached_job_is_reattached_from_another_process(
     cluster: RayCluster, tmp_path: Path
 ) -> None:
-    write(tmp_path / "owner.py", DETACHED_OWNER)
     source = write(tmp_path / "algo.py", LIFE)
     gate = tmp_path / "gate"
+    command = owner_command(cluster, tmp_path, source, {"gate": str(gate), "x": 1}, "detach")
     created = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            str(tmp_path / "owner.py"),
-            str(source),
-            str(tmp_path / "jobs"),
-            cluster.address,
-            cluster.python,
-            str(gate),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        subprocess.run, command, capture_output=True, text=True, timeout=120
     )
-    assert created.stdout.strip() == "detached", created.stderr
-    job = LocalQuantumJob("local:job/detached", root=tmp_path / "jobs")
+    assert created.stdout.strip() == "owned", created.stderr
+    job = LocalQuantumJob("local:job/owned", root=tmp_path / "jobs")
     assert await first_line(job) == "first line"
     assert await job.state() == "RUNNING"
     gate.touch()
@@ -316,43 +302,13 @@ async def test_a_detached_job_is_reattached_from_another_process(
     assert (await log_lines(job))[-1] == "last line"
 
 
-OWNER = """
-import asyncio, sys
-from braket_async import LocalQuantumJob, hybrid_job
-from braket_async.runtimes import RayRuntime
-
-async def main(source, root, address, python, pids):
-    async with RayRuntime(address, python=python) as runtime:
-        job = await LocalQuantumJob.create(
-            "local:none/none", source, job_name="owned", root=root, runtime=runtime,
-            hyperparameters={"pids": pids},
-        )
-        print(job.name, flush=True)
-        await job.wait()
-
-asyncio.run(main(*sys.argv[1:]))
-"""
-
-
 async def test_an_owner_killed_with_sigkill_ends_its_job_on_the_cluster(
     cluster: RayCluster, tmp_path: Path
 ) -> None:
-    write(tmp_path / "owner.py", OWNER)
-    source = write(tmp_path / "algo.py", CANCELLED)
+    source = write(tmp_path / "algo.py", SETSID_JOB)
     pids = tmp_path / "pids"
-    owner = subprocess.Popen(  # noqa: ASYNC220 - started, not waited for
-        [
-            sys.executable,
-            str(tmp_path / "owner.py"),
-            str(source),
-            str(tmp_path / "jobs"),
-            cluster.address,
-            cluster.python,
-            str(pids),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    command = owner_command(cluster, tmp_path, source, {"pids": str(pids)}, "wait")
+    owner = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220
     assert owner.stdout is not None
     assert owner.stdout.readline().strip() == "owned"
     wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2, timeout=60)

@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["RAY_VENV", "RayCluster", "free_port", "ray_cluster"]
 
@@ -288,3 +289,39 @@ def wait_until_gone(submission_id: str | None = None, timeout: float = 30.0) -> 
     while (left := job_processes(submission_id)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return left
+
+
+#: A job that starts a ``setsid`` grandchild, writes both pids to the file its
+#: hyperparameter ``pids`` names, prints ``started`` and sleeps.
+SETSID_JOB = """
+import os, subprocess, time
+from braket_async.jobs import get_hyperparameters
+hp = get_hyperparameters()
+child = subprocess.Popen(["setsid", "sleep", "1000"])
+with open(hp["pids"], "w") as file:
+    file.write(f"{os.getpid()} {child.pid}")
+print("started", flush=True)
+time.sleep(1000)
+"""
+
+
+async def start_setsid_job(runtime: Any, tmp_path: Path) -> tuple[Any, str, list[int]]:
+    """Create a :data:`SETSID_JOB` on ``runtime``; once it runs, the job, its Ray
+    submission id and the pids of its user code and grandchild."""
+    from braket_async import LocalQuantumJob
+
+    from .owning import first_line
+
+    source = tmp_path / "setsid_job.py"
+    source.write_text(SETSID_JOB)
+    pids = tmp_path / "pids"
+    job = await LocalQuantumJob.create(
+        "local:none/none",
+        str(source),
+        root=tmp_path / "jobs",
+        runtime=runtime,
+        hyperparameters={"pids": str(pids)},
+    )
+    assert await first_line(job) == "started"
+    submission = (await job.metadata())["rayJob"]["submissionId"]
+    return job, submission, [int(pid) for pid in pids.read_text().split()]

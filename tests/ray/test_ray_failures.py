@@ -5,10 +5,8 @@ reason, and no process of the job is left on any node."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import urllib.request
 from pathlib import Path
 
 import anyio
@@ -20,11 +18,6 @@ from braket_async import LocalQuantumJob
 from braket_async.runtimes import RayRuntime
 
 pytestmark = pytest.mark.anyio
-
-
-def ray_status(cluster: RayCluster, submission: str) -> str:
-    with urllib.request.urlopen(f"{cluster.address}/api/jobs/{submission}", timeout=10) as answer:
-        return str(json.load(answer)["status"])
 
 
 async def test_a_worker_node_that_dies_fails_its_job_and_leaves_nothing(
@@ -67,7 +60,7 @@ async def test_a_job_stuck_pending_is_stopped_and_failed(
     # Ray keeps a stopped job that never got a node PENDING (until its own start
     # timeout, 15 minutes); if it gets one, the stop ends it as it starts.
     submission = record["rayJob"]["submissionId"]
-    assert await asyncio.to_thread(ray_status, cluster, submission) in ("PENDING", "STOPPED")
+    assert (await asyncio.to_thread(cluster.job, submission))["status"] in ("PENDING", "STOPPED")
 
 
 async def test_a_job_whose_supervisor_died_ends_itself_when_its_lease_runs_out(
@@ -83,10 +76,10 @@ async def test_a_job_whose_supervisor_died_ends_itself_when_its_lease_runs_out(
         # ...and on the cluster the job ends itself once no renewal came for 3 s.
         assert wait_until_gone(submission, timeout=30) == []
         assert not any(alive(pid) for pid in pids)
-        status = await asyncio.to_thread(ray_status, cluster, submission)
+        status = (await asyncio.to_thread(cluster.job, submission))["status"]
         for _ in range(100):
             if status != "RUNNING":
                 break
             await anyio.sleep(0.1)
-            status = await asyncio.to_thread(ray_status, cluster, submission)
+            status = (await asyncio.to_thread(cluster.job, submission))["status"]
         assert status == "FAILED"

@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +66,6 @@ async def log_lines(job: LocalQuantumJob) -> list[str]:
     return [event.message async for event in job.logs()]
 
 
-def dashboard_json(cluster: RayCluster, path: str) -> Any:
-    with urllib.request.urlopen(f"{cluster.address}{path}", timeout=10) as response:
-        return json.load(response)
-
-
 async def test_a_jobs_life_as_on_the_process_runtime(
     runtime: RayRuntime, cluster: RayCluster, tmp_path: Path
 ) -> None:
@@ -93,9 +87,7 @@ async def test_a_jobs_life_as_on_the_process_runtime(
         assert await job.state() == "RUNNING"
         if name == "ray":
             submission = (await job.metadata())["rayJob"]["submissionId"]
-            shown = json.dumps(
-                await asyncio.to_thread(dashboard_json, cluster, f"/api/jobs/{submission}")
-            )
+            shown = json.dumps(await asyncio.to_thread(cluster.job, submission))
             assert "not-on-the-dashboard" not in shown
         gate.touch()
         result = await job.result()

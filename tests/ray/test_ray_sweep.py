@@ -4,11 +4,9 @@ halfway and run again: every point once, none twice."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -45,11 +43,6 @@ async def main(source, manifest, root, address, python, marks):
 
 asyncio.run(main(*sys.argv[1:]))
 """
-
-
-def driver_node(cluster: RayCluster, submission: str) -> str:
-    with urllib.request.urlopen(f"{cluster.address}/api/jobs/{submission}", timeout=10) as answer:
-        return str(json.load(answer)["driver_node_id"])
 
 
 async def test_a_sweep_killed_halfway_runs_every_point_once_on_both_nodes(
@@ -89,5 +82,5 @@ async def test_a_sweep_killed_halfway_runs_every_point_once_on_both_nodes(
     nodes = set()
     for point in points:
         submission = (await point.job.metadata())["rayJob"]["submissionId"]  # type: ignore[union-attr]
-        nodes.add(await asyncio.to_thread(driver_node, cluster, submission))
+        nodes.add((await asyncio.to_thread(cluster.job, submission))["driver_node_id"])
     assert len(nodes) == 2

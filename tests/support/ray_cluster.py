@@ -171,6 +171,19 @@ class RayCluster:
         nodes = data.get("data", {}).get("result", {}).get("result", [])
         return [node for node in nodes if node.get("state") == "ALIVE"]
 
+    def job(self, submission: str) -> dict[str, Any]:
+        """What the dashboard says of a Ray job (``GET /api/jobs/{id}``), as Ray's own
+        clients read it."""
+        with urllib.request.urlopen(f"{self.address}/api/jobs/{submission}", timeout=10) as answer:
+            info: dict[str, Any] = json.load(answer)
+        return info
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job the cluster knows (``GET /api/jobs/``)."""
+        with urllib.request.urlopen(f"{self.address}/api/jobs/", timeout=10) as answer:
+            jobs: list[dict[str, Any]] = json.load(answer)
+        return jobs
+
     def wait_for_nodes(self, count: int) -> None:
         deadline = time.monotonic() + _START_SECONDS
         while time.monotonic() < deadline:

@@ -167,6 +167,11 @@ class RayDashboard:
                         yield str(message.data)
                     elif message.type == aiohttp.WSMsgType.ERROR:
                         raise self._unreachable(socket.exception() or ConnectionError())
+                if socket.close_code not in (None, aiohttp.WSCloseCode.OK):
+                    # The dashboard's handler failed (it lost its way to the node).
+                    raise self._refused(
+                        f"the log of job {submission_id}", 500, f"closed {socket.close_code}"
+                    )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 404:
                 return

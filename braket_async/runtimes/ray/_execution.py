@@ -44,6 +44,9 @@ _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 _STOP_SECONDS = 15.0
 _RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 _QUEUE_BLOCKS = 64
+#: How often the tail of a job that ended before its last line was read is tried again.
+_ENDED_TAIL_TRIES = 4
+_ENDED_RETRY_SECONDS = 0.5
 
 
 class Timeouts:
@@ -139,7 +142,7 @@ class RayExecution:
     async def _follow_log(self) -> None:
         received = 0
         unreachable_since: float | None = None
-        attempt = 0
+        attempt = ended_tries = 0
         async with anyio.create_task_group() as group:
 
             async def watch_start() -> None:
@@ -162,8 +165,7 @@ class RayExecution:
                             break
                     if self._reader.outcome.done:
                         break
-                    if await self._job_ended():
-                        break
+                    ended = await self._job_ended()
                 except (DashboardUnreachableError, DashboardError) as exc:
                     now = time.monotonic()
                     if unreachable_since is None:
@@ -174,9 +176,17 @@ class RayExecution:
                             "the job ends on its node when its lease runs out"
                         )
                         break
+                    ended = False
                     with contextlib.suppress(DashboardUnreachableError, DashboardError):
-                        if await self._job_ended():
-                            break
+                        ended = await self._job_ended()
+                if ended:
+                    # The job ended without its last line read: its log is still there
+                    # to read (its outputs are in it), unless its node is gone.
+                    ended_tries += 1
+                    if ended_tries > _ENDED_TAIL_TRIES or self._cluster_failure is not None:
+                        break
+                    await asyncio.sleep(_ENDED_RETRY_SECONDS)
+                    continue
                 await asyncio.sleep(_RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)])
                 attempt += 1
             group.cancel_scope.cancel()

@@ -20,6 +20,8 @@ echo "run.sh: installing braket-async[test] into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 bash tests/docker/setup.sh
+# Ray for the Ray tests, in an environment of its own (the library needs none).
+bash tests/ray/setup.sh
 # The progress display is tested in a real terminal.
 if ! command -v tmux >/dev/null 2>&1; then
     echo "run.sh: installing tmux with apt-get"

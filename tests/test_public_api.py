@@ -64,6 +64,14 @@ PUBLIC_NAMES = {
         "JobSpec",
         "ProcessExecution",
         "ProcessRuntime",
+        "RayRuntime",
+    ],
+    "braket_async.runtimes.ray": [
+        "LOG_OUTPUT_LIMIT",
+        "DashboardError",
+        "DashboardUnreachableError",
+        "RayExecution",
+        "RayRuntime",
     ],
     "braket_async.metrics": ["MetricStatistic", "MetricType", "MetricsParser", "parse_metrics"],
     "braket_async.config": [

@@ -171,9 +171,16 @@ def _add_creation(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--target",
-        choices=("process", "docker", "remote"),
+        choices=("process", "docker", "ray", "remote"),
         default="process",
-        help="where the job runs: a local process, a local Docker container, or Amazon Braket",
+        help="where the job runs: a local process or container, a Ray cluster, or Braket",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="URL",
+        help="ray target: the Ray dashboard's address (default: $RAY_ADDRESS, else "
+        "http://127.0.0.1:8265)",
     )
     parser.add_argument(
         "--device",

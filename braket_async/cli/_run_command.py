@@ -76,7 +76,7 @@ def create_options(options: argparse.Namespace) -> dict[str, Any]:
     if input_data is not None:
         created["input_data"] = input_data
     tags = key_values(options.tag, "--tag")
-    local_only = {"--network": options.network}
+    local_only = {"--network": options.network, "--ray-address": options.ray_address}
     remote_only = {"--role-arn": options.role_arn, "--tag": tags or None}
     for flag, value in (remote_only if not remote else local_only).items():
         if value is not None:
@@ -88,12 +88,21 @@ def create_options(options: argparse.Namespace) -> dict[str, Any]:
         created.update(root=options.root, network_mode=options.network)
         if options.network is not None and options.target != "docker":
             raise CliError("--network is for --target docker")
+        if options.ray_address is not None and options.target != "ray":
+            raise CliError("--ray-address is for --target ray")
     return created
 
 
 @contextlib.asynccontextmanager
 async def target_of(options: argparse.Namespace) -> AsyncIterator[object]:
-    """What ``create_on`` takes for ``--target``: a runtime's name or an AWS session."""
+    """What ``create_on`` takes for ``--target``: a runtime's name, a Ray runtime or an
+    AWS session."""
+    if options.target == "ray":
+        from ..runtimes import RayRuntime
+
+        async with RayRuntime(options.ray_address) as runtime:
+            yield runtime
+        return
     if options.target != "remote":
         yield options.target
         return

@@ -437,6 +437,9 @@ def _execution_fields(execution: Execution) -> dict[str, Any]:
     workspace = getattr(execution, "workspace", None)
     if isinstance(workspace, Path):
         fields["workspace"] = str(workspace)
+    own = getattr(execution, "record_fields", None)  # e.g. a Ray job's submission id
+    if callable(own):
+        fields.update(own())
     return fields
 
 

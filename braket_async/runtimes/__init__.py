@@ -1,8 +1,9 @@
 """Runtimes: what runs a job's code (a local process, a Docker container, a test double).
 
 A runtime takes a :class:`JobSpec` and returns an :class:`Execution`; job handles use
-nothing else, so a new runtime plugs in without touching them. ``DockerRuntime`` is
-imported on first use, so that using the process runtime does not load aiodocker.
+nothing else, so a new runtime plugs in without touching them. ``DockerRuntime`` and
+``RayRuntime`` are imported on first use, so that using the process runtime does not
+load aiodocker.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ._process import ProcessExecution, ProcessRuntime
 
 if TYPE_CHECKING:
     from ._docker import DockerRuntime
+    from .ray import RayRuntime
 
 __all__ = [
     "CollectedOutputs",
@@ -23,6 +25,7 @@ __all__ = [
     "JobSpec",
     "ProcessExecution",
     "ProcessRuntime",
+    "RayRuntime",
 ]
 
 
@@ -31,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from ._docker import DockerRuntime
 
         return DockerRuntime
+    if name == "RayRuntime":
+        from .ray import RayRuntime
+
+        return RayRuntime
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

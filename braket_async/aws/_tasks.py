@@ -5,9 +5,11 @@ ARN, as the official ``AwsQuantumJob.get_tasks()`` finds them."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Mapping
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import attrs
 
 from .._states import QuantumTaskState
@@ -17,10 +19,13 @@ from ._plan import job_arn_region
 if TYPE_CHECKING:
     from ._session import AwsSession
 
-__all__ = ["TaskSummary", "get_tasks", "tasks"]
+__all__ = ["TaskSummary", "describe_tasks", "get_tasks", "tasks"]
 
 #: SearchQuantumTasks' largest page.
 MAX_PAGE_SIZE = 100
+#: GetQuantumTask calls under way at once in :func:`describe_tasks`.
+DESCRIBE_CONCURRENCY = 16
+_TASK_ARN = re.compile(r"^arn:aws[a-z\-]*:braket:[a-z0-9\-]+:[0-9]{12}:quantum-task/.+$")
 
 
 def _state(value: str) -> str:
@@ -47,6 +52,8 @@ class TaskSummary:
         ended_at: When it ended, or ``None``.
         output_s3_bucket: The bucket of its result.
         output_s3_directory: The key prefix of its result (``results.json`` in it).
+        job_arn: The hybrid job it belongs to (it was created with the job's token), or
+            ``None``.
     """
 
     arn: str
@@ -57,6 +64,7 @@ class TaskSummary:
     ended_at: datetime.datetime | None = None
     output_s3_bucket: str = ""
     output_s3_directory: str = ""
+    job_arn: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -64,8 +72,9 @@ class TaskSummary:
         return isinstance(self.status, QuantumTaskState) and self.status.is_terminal
 
     @classmethod
-    def from_service(cls, summary: Mapping[str, Any]) -> TaskSummary:
-        """A summary of SearchQuantumTasks (or a GetQuantumTask answer)."""
+    def from_service(cls, summary: Mapping[str, Any], job_arn: str | None = None) -> TaskSummary:
+        """A summary of SearchQuantumTasks (whose job is ``job_arn`` when it searched by
+        job), or a GetQuantumTask answer (which names the job)."""
         return cls(
             arn=str(summary["quantumTaskArn"]),
             device_arn=str(summary["deviceArn"]),
@@ -75,6 +84,7 @@ class TaskSummary:
             ended_at=summary.get("endedAt"),
             output_s3_bucket=str(summary.get("outputS3Bucket", "")),
             output_s3_directory=str(summary.get("outputS3Directory", "")),
+            job_arn=job_arn or summary.get("jobArn"),
         )
 
 
@@ -108,7 +118,7 @@ async def tasks(
             params["nextToken"] = token
         page = await session.call("braket", "search_quantum_tasks", **params)
         for summary in page.get("quantumTasks", ()):
-            yield TaskSummary.from_service(summary)
+            yield TaskSummary.from_service(summary, job_arn)
         token = page.get("nextToken")
         if not token:
             return
@@ -131,3 +141,33 @@ async def sorted_tasks(session: AwsSession, job_arn: str) -> list[TaskSummary]:
     found = [task async for task in tasks(session, job_arn)]
     found.sort(key=lambda task: task.created_at)
     return found
+
+
+async def describe_tasks(session: AwsSession, task_arns: Iterable[str]) -> list[TaskSummary]:
+    """Summaries of the quantum tasks ``task_arns`` (GetQuantumTask each), in that
+    order: tasks of any job or of none, to price them after the fact.
+
+    Raises:
+        ConfigurationError: One is not a quantum task ARN.
+        ServiceError: The service refused a call (``ResourceNotFoundException`` for a
+            task it does not know).
+    """
+    arns = list(task_arns)
+    for arn in arns:
+        if not isinstance(arn, str) or not _TASK_ARN.fullmatch(arn):
+            raise ConfigurationError(
+                f"Invalid quantum task ARN {arn!r}: expected "
+                "arn:aws:braket:<region>:<account>:quantum-task/<id>"
+            )
+    found: dict[str, TaskSummary] = {}
+    limit = anyio.Semaphore(DESCRIBE_CONCURRENCY)
+
+    async def describe(arn: str) -> None:
+        async with limit:
+            answer = await session.call("braket", "get_quantum_task", quantumTaskArn=arn)
+        found[arn] = TaskSummary.from_service(answer)
+
+    async with anyio.create_task_group() as group:
+        for arn in dict.fromkeys(arns):
+            group.start_soon(describe, arn)
+    return [found[arn] for arn in arns]

@@ -15,7 +15,7 @@ from support.quantum_tasks import EMU9, create_job, create_task
 
 from braket_async._states import QuantumTaskState
 from braket_async.aws import AwsSession
-from braket_async.aws._tasks import get_tasks, tasks
+from braket_async.aws._tasks import describe_tasks, get_tasks, tasks
 from braket_async.emulator import FakeRunner, SimulatorPool
 from braket_async.emulator.testing import EmulatorStack, emulator_stack
 from braket_async.errors import ConfigurationError
@@ -100,6 +100,7 @@ async def test_a_jobs_tasks_oldest_first_as_the_official_sdk_lists_them(
     assert first.status == "QUEUED"
     assert not first.is_terminal
     assert first.ended_at is None
+    assert first.job_arn == job
     assert first.output_s3_bucket == bucket
     assert first.output_s3_directory == f"tasks/{created[1].rsplit('/', 1)[1]}"
     assert summaries[created[2]].shots == 0
@@ -172,3 +173,20 @@ async def test_what_is_not_a_job_arn_is_refused(session: AwsSession, arn: str) -
 async def test_a_bad_page_size_is_refused(session: AwsSession, page_size: object) -> None:
     with pytest.raises(ConfigurationError, match="page_size"):
         await anext(tasks(session, UNKNOWN_JOB, page_size=page_size))  # type: ignore[arg-type]
+
+
+async def test_tasks_are_described_by_arn_in_the_order_given(
+    stack: EmulatorStack, session: AwsSession, braket: object, bucket: str
+) -> None:
+    job = await create_job(braket, bucket)
+    of_job = await create_task(stack, braket, bucket, job_arn=job, device=EMU9, shots=3)
+    alone = await create_task(stack, braket, bucket, shots=4)
+
+    described = await describe_tasks(session, [alone, of_job, alone])
+
+    assert [task.arn for task in described] == [alone, of_job, alone]
+    assert [task.job_arn for task in described] == [None, job, None]
+    assert [task.shots for task in described] == [4, 3, 4]
+    assert described[1].device_arn == EMU9
+    with pytest.raises(ConfigurationError, match="Invalid quantum task ARN"):
+        await describe_tasks(session, [alone, job])

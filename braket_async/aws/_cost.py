@@ -202,9 +202,9 @@ class CostBreakdown:
     @property
     def unpriced(self) -> tuple[str, ...]:
         """What could not be priced, and why; not counted in :attr:`total`."""
-        found = [f"instance {self.instance.instance_type}: {self.instance.unpriced}"]
-        found = found if self.instance.unpriced else []
-        found += [f"task {task.arn}: {task.unpriced}" for task in self.tasks if task.unpriced]
+        found = [f"task {task.arn}: {task.unpriced}" for task in self.tasks if task.unpriced]
+        if self.instance.unpriced:
+            found.insert(0, f"instance {self.instance.instance_type}: {self.instance.unpriced}")
         return tuple(found)
 
     def to_dict(self) -> dict[str, Any]:

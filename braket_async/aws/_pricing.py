@@ -242,7 +242,7 @@ class PriceListCache:
             url: An ``http`` or ``https`` URL.
             refresh: Fetch it even when a fresh copy is cached.
             read_timeout: Seconds to connect, and between two reads of the answer, before
-                giving up.
+                giving up (the whole download gets ten times as long).
 
         Raises:
             ConfigurationError: ``url`` is not an http(s) URL, or a bad ``read_timeout``.
@@ -351,7 +351,10 @@ def _check_url(url: str) -> None:
 
 async def _download(url: str, read_timeout: float) -> bytes:
     """The body of a GET of ``url``; proxies are honoured as the official SDK does."""
-    limits = aiohttp.ClientTimeout(total=None, sock_connect=read_timeout, sock_read=read_timeout)
+    # A server that trickles bytes just inside the read timeout is cut off too.
+    limits = aiohttp.ClientTimeout(
+        total=10 * read_timeout, sock_connect=read_timeout, sock_read=read_timeout
+    )
     try:
         async with (
             aiohttp.ClientSession(timeout=limits, trust_env=True) as http,

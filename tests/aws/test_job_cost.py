@@ -4,6 +4,7 @@ are missing or malformed."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import textwrap
 import uuid
@@ -20,6 +21,7 @@ from support.quantum_tasks import (
     EMU9,
     RESERVATION,
     PriceServer,
+    closed_port_url,
     create_job,
     create_task,
     price_server,
@@ -28,7 +30,12 @@ from support.quantum_tasks import (
 
 from braket_async.aws import AwsQuantumJob, AwsSession
 from braket_async.aws._cost import TaskFacts, job_cost, task_costs
-from braket_async.aws._pricing import PriceList, PriceListCache, PriceListFormatError
+from braket_async.aws._pricing import (
+    PriceList,
+    PriceListCache,
+    PriceListFormatError,
+    PriceListUnavailableError,
+)
 from braket_async.aws._tasks import describe_tasks
 from braket_async.emulator import FakeRunner, SimulatorPool
 from braket_async.emulator.testing import EmulatorStack, emulator_stack
@@ -288,18 +295,51 @@ async def test_a_job_without_tasks_costs_its_instance_time(
     prices: PriceList,
     runner: FakeRunner,
 ) -> None:
-    job = await create_job(braket, bucket, instance_type="ml.m5.xlarge")
+    job = await create_job(braket, bucket, instance_type="ml.m5.xlarge", instance_count=3)
+    running = await braket.get_job(jobArn=job)
+    later = running["startedAt"] + datetime.timedelta(seconds=90)
+
+    so_far = await job_cost(session, running, prices, now=later)
+
+    assert so_far.tasks == ()
+    assert not so_far.final
+    assert so_far.instance.estimated
+    assert so_far.instance.billed_ms == 90_000
+    assert so_far.instance.instance_type == "ml.m5.xlarge"
+    assert so_far.instance.instance_count == 3
+    assert so_far.instance.price == Decimal("0.004")
+    # Each instance is billed for the job's time (SageMaker's rule for billable time).
+    assert so_far.total == Decimal("0.004") * 3 * 90 / 60 == Decimal("0.018")
+
     runner.finish(job)
     await stack.emulator.service.wait_for_job(job)
-    metadata = await braket.get_job(jobArn=job)
+    ended = await braket.get_job(jobArn=job)
+    breakdown = await job_cost(session, ended, prices, now=later)
 
-    breakdown = await job_cost(session, metadata, prices)
-
-    assert breakdown.tasks == ()
     assert breakdown.final
-    assert breakdown.instance.instance_type == "ml.m5.xlarge"
-    assert breakdown.instance.price == Decimal("0.004")
-    assert breakdown.total == Decimal("0.004") * metadata["billableDuration"] / 60000
+    assert not breakdown.instance.estimated
+    assert breakdown.instance.billed_ms == ended["billableDuration"]
+    assert breakdown.total == Decimal("0.004") * 3 * ended["billableDuration"] / 60000
+
+
+async def test_the_price_list_comes_from_the_official_variable_and_must_be_reachable(
+    stack: EmulatorStack,
+    session: AwsSession,
+    braket: Any,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    job = await create_job(braket, bucket)
+    metadata = await braket.get_job(jobArn=job)
+    url = stack.environment()["BRAKET_PRICE_OFFERS_URL"]
+    monkeypatch.setenv("BRAKET_PRICE_OFFERS_URL", url)
+    assert (await job_cost(session, metadata)).price_list.url == url
+
+    monkeypatch.setenv("BRAKET_PRICE_OFFERS_URL", closed_port_url())
+    with pytest.raises(PriceListUnavailableError, match="Cannot fetch the price list"):
+        await job_cost(session, metadata)
 
 
 @pytest.fixture

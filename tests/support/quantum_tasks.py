@@ -34,7 +34,9 @@ def program(source: str = BELL) -> str:
     return json.dumps({"braketSchemaHeader": header, "source": source, "inputs": {}})
 
 
-async def create_job(braket: Any, bucket: str, *, instance_type: str = "ml.m5.large") -> str:
+async def create_job(
+    braket: Any, bucket: str, *, instance_type: str = "ml.m5.large", instance_count: int = 1
+) -> str:
     """A job (run by the stack's runner) whose code is never read: a fake runner's."""
     name = f"cost-{uuid.uuid4().hex[:8]}"
     created = await braket.create_job(
@@ -48,7 +50,11 @@ async def create_job(braket: Any, bucket: str, *, instance_type: str = "ml.m5.la
             }
         },
         outputDataConfig={"s3Path": f"s3://{bucket}/jobs/{name}/data"},
-        instanceConfig={"instanceType": instance_type, "volumeSizeInGb": 30},
+        instanceConfig={
+            "instanceType": instance_type,
+            "instanceCount": instance_count,
+            "volumeSizeInGb": 30,
+        },
         deviceConfig={"device": SV1},
     )
     return str(created["jobArn"])

@@ -317,30 +317,19 @@ def instance_cost(
         estimated = True
     else:  # it never started, or ended without billable time
         billed_ms = 0
-    final = ended and not estimated
+    base: dict[str, Any] = {
+        "instance_type": instance_type,
+        "instance_count": count,
+        "billed_ms": billed_ms,
+        "estimated": estimated,
+        "final": ended and not estimated,
+    }
     try:
         price, unit_ms = instance_price(prices, instance_type, region)
     except Unpriced as exc:
-        return InstanceCost(
-            instance_type=instance_type,
-            instance_count=count,
-            billed_ms=billed_ms,
-            estimated=estimated,
-            cost=None,
-            final=final,
-            unpriced=str(exc),
-        )
+        return InstanceCost(**base, cost=None, unpriced=str(exc))
     cost = CONTEXT.divide(CONTEXT.multiply(price, Decimal(billed_ms * count)), Decimal(unit_ms))
-    return InstanceCost(
-        instance_type=instance_type,
-        instance_count=count,
-        billed_ms=billed_ms,
-        estimated=estimated,
-        cost=cost,
-        final=final,
-        price=price,
-        unit_ms=unit_ms,
-    )
+    return InstanceCost(**base, cost=cost, price=price, unit_ms=unit_ms)
 
 
 async def task_costs(

@@ -7,16 +7,18 @@ import asyncio
 import contextlib
 import json
 import socket
-import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import attrs
 from aiohttp import web
 
+from braket_async.aws import AwsQuantumJob, AwsSession, InstanceConfig
 from braket_async.emulator.testing import EmulatorStack
-from support.aws import ROLE, SV1
+from support.aws import SV1
+from support.jobs import unique_name, write_module
 
 EMU9 = "arn:aws:braket:us-east-1::device/qpu/braket-async/Emu-9"
 RESERVATION = (
@@ -35,29 +37,22 @@ def program(source: str = BELL) -> str:
 
 
 async def create_job(
-    braket: Any, bucket: str, *, instance_type: str = "ml.m5.large", instance_count: int = 1
+    session: AwsSession,
+    folder: Path,
+    *,
+    instance_type: str = "ml.m5.large",
+    instance_count: int = 1,
 ) -> str:
-    """A job (run by the stack's runner) whose code is never read: a fake runner's."""
-    name = f"cost-{uuid.uuid4().hex[:8]}"
-    created = await braket.create_job(
-        jobName=name,
-        roleArn=ROLE,
-        algorithmSpecification={
-            "scriptModeConfig": {
-                "entryPoint": "algo",
-                "s3Uri": f"s3://{bucket}/jobs/{name}/script/source.tar.gz",
-                "compressionType": "GZIP",
-            }
-        },
-        outputDataConfig={"s3Path": f"s3://{bucket}/jobs/{name}/data"},
-        instanceConfig={
-            "instanceType": instance_type,
-            "instanceCount": instance_count,
-            "volumeSizeInGb": 30,
-        },
-        deviceConfig={"device": SV1},
+    """A job on SV1 made with ``AwsQuantumJob.create``; its code runs only on a stack
+    whose runner runs code."""
+    job = await AwsQuantumJob.create(
+        SV1,
+        str(write_module(folder, "algo")),
+        job_name=unique_name("cost"),
+        aws_session=session,
+        instance_config=InstanceConfig(instance_type=instance_type, instance_count=instance_count),
     )
-    return str(created["jobArn"])
+    return job.arn
 
 
 async def create_task(

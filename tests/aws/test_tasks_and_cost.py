@@ -1,9 +1,14 @@
-"""A job's cost over real HTTP against the emulator: the same numbers as the official
-``Tracker`` inside the job, tasks still running, tasks that cost nothing, prices that
-are missing or malformed."""
+"""A job's quantum tasks and its cost, over real HTTP against the emulator.
+
+Tasks: ``get_tasks`` beside the official ``AwsQuantumJob.get_tasks()``, ``tasks`` page
+by page, ``describe_tasks``. Cost: the same numbers as the official ``Tracker`` inside a
+real job (and outside one), tasks still running, tasks that cost nothing, prices that are
+missing or malformed, a price list that cannot be reached.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import textwrap
@@ -28,6 +33,7 @@ from support.quantum_tasks import (
     read_price_list,
 )
 
+from braket_async._states import QuantumTaskState
 from braket_async.aws import AwsQuantumJob, AwsSession
 from braket_async.aws._cost import TaskFacts, job_cost, task_costs
 from braket_async.aws._pricing import (
@@ -36,11 +42,14 @@ from braket_async.aws._pricing import (
     PriceListFormatError,
     PriceListUnavailableError,
 )
-from braket_async.aws._tasks import describe_tasks
+from braket_async.aws._tasks import describe_tasks, get_tasks, tasks
 from braket_async.emulator import FakeRunner, SimulatorPool
 from braket_async.emulator.testing import EmulatorStack, emulator_stack
+from braket_async.errors import ConfigurationError
 
 pytestmark = pytest.mark.anyio
+
+UNKNOWN_JOB = "arn:aws:braket:us-east-1:123456789012:job/00000000-0000-0000-0000-000000000000"
 
 #: The emulator's test prices (braket_async/emulator/_prices.py), inside jobs.
 SV1_IN_JOB_PER_MINUTE = Decimal("0.05")
@@ -49,7 +58,6 @@ EMU9_IN_JOB_SHOT = Decimal("0.008")
 M5_LARGE_PER_MINUTE = Decimal("0.002")
 
 TRACKED_JOB = """
-    import json
     import os
     from datetime import timedelta
 
@@ -96,13 +104,6 @@ def simulators() -> Iterator[SimulatorPool]:
 
 
 @pytest.fixture
-async def job_stack(moto_endpoint: str, simulators: SimulatorPool) -> AsyncIterator[EmulatorStack]:
-    """Jobs run as processes, quantum tasks for real."""
-    async with emulator_stack(aws_endpoint_url=moto_endpoint, simulators=simulators) as running:
-        yield running
-
-
-@pytest.fixture
 def runner() -> FakeRunner:
     return FakeRunner(auto_finish=False)
 
@@ -111,7 +112,7 @@ def runner() -> FakeRunner:
 async def stack(
     moto_endpoint: str, simulators: SimulatorPool, runner: FakeRunner
 ) -> AsyncIterator[EmulatorStack]:
-    """Jobs that run until told to end, quantum tasks for real."""
+    """Jobs that run until told to end (``session`` is on this stack), tasks for real."""
     async with emulator_stack(
         runner=runner, aws_endpoint_url=moto_endpoint, simulators=simulators
     ) as running:
@@ -119,28 +120,33 @@ async def stack(
 
 
 @pytest.fixture
-async def session(stack: EmulatorStack) -> AsyncIterator[AwsSession]:
-    async with session_for(stack) as opened:
-        yield opened
+def held(stack: EmulatorStack) -> None:
+    """Quantum tasks stay QUEUED."""
+    stack.emulator.service.quantum_tasks.pause()
 
 
 @pytest.fixture
 async def braket(stack: EmulatorStack) -> AsyncIterator[Any]:
+    """A raw Braket client: it stands in for a job's code creating tasks."""
     async with stack.client("braket") as client:
         yield client
 
 
 @pytest.fixture
-async def bucket(stack: EmulatorStack) -> str:
-    name = f"cost-test-{uuid.uuid4().hex[:12]}"
-    async with stack.client("s3") as s3:
-        await s3.create_bucket(Bucket=name)
-    return name
+async def bucket(session: AwsSession) -> str:
+    return await session.default_bucket()
 
 
 @pytest.fixture
 async def prices(stack: EmulatorStack) -> PriceList:
     return await PriceListCache(None).get(stack.environment()["BRAKET_PRICE_OFFERS_URL"])
+
+
+@pytest.fixture
+async def job_stack(moto_endpoint: str, simulators: SimulatorPool) -> AsyncIterator[EmulatorStack]:
+    """Jobs run as processes, quantum tasks for real."""
+    async with emulator_stack(aws_endpoint_url=moto_endpoint, simulators=simulators) as running:
+        yield running
 
 
 async def execution_ms(stack: EmulatorStack, bucket: str, task_arn: str) -> int:
@@ -151,6 +157,143 @@ async def execution_ms(stack: EmulatorStack, bucket: str, task_arn: str) -> int:
         async with response["Body"] as body:
             document = json.loads(await body.read())
     return int(document["additionalMetadata"]["simulatorMetadata"]["executionDuration"])
+
+
+# --- a job's tasks ------------------------------------------------------------
+
+
+async def test_a_jobs_tasks_oldest_first_as_the_official_sdk_lists_them(
+    stack: EmulatorStack,
+    session: AwsSession,
+    braket: Any,
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    held: None,
+) -> None:
+    job = await create_job(session, tmp_path)
+    other_job = await create_job(session, tmp_path)
+    created = []
+    for device, shots in ((SV1, 100), (EMU9, 10), (SV1, 0)):
+        arn = await create_task(stack, braket, bucket, job_arn=job, device=device, shots=shots)
+        created.append(arn)
+        await create_task(stack, braket, bucket)  # of no job
+        await create_task(stack, braket, bucket, job_arn=other_job)
+
+    ours = await get_tasks(session, job)
+
+    for name, value in stack.environment().items():
+        monkeypatch.setenv(name, value)
+
+    def official() -> list[str]:
+        from braket.aws import AwsQuantumJob
+
+        return [task.id for task in AwsQuantumJob(job).get_tasks()]
+
+    assert ours == created
+    assert await anyio.to_thread.run_sync(official) == ours
+    summaries = {summary.arn: summary async for summary in tasks(session, job)}
+    assert set(summaries) == set(created)
+    first = summaries[created[1]]
+    assert first.device_arn == EMU9
+    assert first.shots == 10
+    assert first.status is QuantumTaskState.QUEUED
+    assert first.status == "QUEUED"
+    assert not first.is_terminal
+    assert first.ended_at is None
+    assert first.job_arn == job
+    assert first.output_s3_bucket == bucket
+    assert first.output_s3_directory == f"tasks/{created[1].rsplit('/', 1)[1]}"
+    assert summaries[created[2]].shots == 0
+
+
+async def test_tasks_are_read_one_page_at_a_time_as_they_are_taken(
+    stack: EmulatorStack, session: AwsSession, braket: Any, bucket: str, tmp_path: Path, held: None
+) -> None:
+    job = await create_job(session, tmp_path)
+    created = [await create_task(stack, braket, bucket, job_arn=job) for _ in range(5)]
+    stack.emulator.stats.reset()
+
+    pages = tasks(session, job, page_size=2)
+    first = await anext(pages)
+    assert calls(stack, "SearchQuantumTasks") == 1
+    second = await anext(pages)
+    assert calls(stack, "SearchQuantumTasks") == 1  # still the first page
+    third = await anext(pages)
+    assert calls(stack, "SearchQuantumTasks") == 2
+    await pages.aclose()
+
+    rest = [summary.arn async for summary in tasks(session, job, page_size=2)]
+    assert calls(stack, "SearchQuantumTasks") == 2 + 3
+    # The service's order: newest first.
+    assert [first.arn, second.arn, third.arn] == created[::-1][:3]
+    assert rest == created[::-1]
+
+
+async def test_more_tasks_than_a_page_of_the_service(
+    stack: EmulatorStack, session: AwsSession, braket: Any, bucket: str, tmp_path: Path, held: None
+) -> None:
+    job = await create_job(session, tmp_path)
+    created = await asyncio.gather(
+        *(create_task(stack, braket, bucket, job_arn=job, shots=n + 1) for n in range(105))
+    )
+    stack.emulator.stats.reset()
+
+    listed = await get_tasks(session, job)
+
+    assert calls(stack, "SearchQuantumTasks") == 2  # 100 a page, the service's largest
+    assert sorted(listed) == sorted(created)
+    created_at = {summary.arn: summary.created_at async for summary in tasks(session, job)}
+    in_order = [created_at[arn] for arn in listed]
+    assert in_order == sorted(in_order)
+
+
+async def test_a_job_without_tasks_and_an_unknown_job_have_none(
+    stack: EmulatorStack, session: AwsSession, braket: Any, bucket: str, tmp_path: Path, held: None
+) -> None:
+    job = await create_job(session, tmp_path)
+    await create_task(stack, braket, bucket)  # not the job's
+
+    assert await get_tasks(session, job) == []
+    assert [summary async for summary in tasks(session, job)] == []
+    assert await get_tasks(session, UNKNOWN_JOB) == []
+
+
+@pytest.mark.parametrize(
+    "arn",
+    ["job-name", "local:job/x", "arn:aws:braket:us-east-1:123456789012:quantum-task/x", ""],
+)
+async def test_what_is_not_a_job_arn_is_refused(session: AwsSession, arn: str) -> None:
+    with pytest.raises(ConfigurationError, match="Invalid job ARN"):
+        await get_tasks(session, arn)
+    with pytest.raises(ConfigurationError, match="Invalid job ARN"):
+        await anext(tasks(session, arn))
+
+
+@pytest.mark.parametrize("page_size", [0, 101, True, 2.0, "10"])
+async def test_a_bad_page_size_is_refused(session: AwsSession, page_size: object) -> None:
+    with pytest.raises(ConfigurationError, match="page_size"):
+        await anext(tasks(session, UNKNOWN_JOB, page_size=page_size))  # type: ignore[arg-type]
+
+
+async def test_tasks_are_described_by_arn_in_the_order_given(
+    stack: EmulatorStack, session: AwsSession, braket: Any, bucket: str, tmp_path: Path, held: None
+) -> None:
+    job = await create_job(session, tmp_path)
+    of_job = await create_task(stack, braket, bucket, job_arn=job, device=EMU9, shots=3)
+    alone = await create_task(stack, braket, bucket, shots=4)
+
+    described = await describe_tasks(session, [alone, of_job, alone])
+
+    assert [task.arn for task in described] == [alone, of_job, alone]
+    assert [task.job_arn for task in described] == [None, job, None]
+    assert [task.shots for task in described] == [4, 3, 4]
+    assert described[1].device_arn == EMU9
+    with pytest.raises(ConfigurationError, match="Invalid quantum task ARN"):
+        await describe_tasks(session, [alone, job])
+
+
+# --- a job's cost -------------------------------------------------------------
 
 
 async def test_a_jobs_cost_equals_what_the_official_tracker_in_the_job_counted(
@@ -200,9 +343,10 @@ async def test_a_running_job_costs_what_it_has_used_so_far(
     bucket: str,
     prices: PriceList,
     runner: FakeRunner,
+    tmp_path: Path,
 ) -> None:
     tasks = stack.emulator.service.quantum_tasks
-    job = await create_job(braket, bucket)
+    job = await create_job(session, tmp_path)
     tasks.pause()
     qpu = await create_task(stack, braket, bucket, job_arn=job, device=EMU9, shots=10)
     simulated = await create_task(stack, braket, bucket, job_arn=job)
@@ -253,10 +397,15 @@ async def test_a_running_job_costs_what_it_has_used_so_far(
 
 
 async def test_cancelled_failed_and_reserved_tasks_cost_nothing(
-    stack: EmulatorStack, session: AwsSession, braket: Any, bucket: str, prices: PriceList
+    stack: EmulatorStack,
+    session: AwsSession,
+    braket: Any,
+    bucket: str,
+    prices: PriceList,
+    tmp_path: Path,
 ) -> None:
     tasks = stack.emulator.service.quantum_tasks
-    job = await create_job(braket, bucket)
+    job = await create_job(session, tmp_path)
     tasks.pause()
     cancelled = await create_task(stack, braket, bucket, job_arn=job, device=EMU9)
     await braket.cancel_quantum_task(quantumTaskArn=cancelled, clientToken=uuid.uuid4().hex)
@@ -294,8 +443,9 @@ async def test_a_job_without_tasks_costs_its_instance_time(
     bucket: str,
     prices: PriceList,
     runner: FakeRunner,
+    tmp_path: Path,
 ) -> None:
-    job = await create_job(braket, bucket, instance_type="ml.m5.xlarge", instance_count=3)
+    job = await create_job(session, tmp_path, instance_type="ml.m5.xlarge", instance_count=3)
     running = await braket.get_job(jobArn=job)
     later = running["startedAt"] + datetime.timedelta(seconds=90)
 
@@ -331,7 +481,7 @@ async def test_the_price_list_comes_from_the_official_variable_and_must_be_reach
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    job = await create_job(braket, bucket)
+    job = await create_job(session, tmp_path)
     metadata = await braket.get_job(jobArn=job)
     url = stack.environment()["BRAKET_PRICE_OFFERS_URL"]
     monkeypatch.setenv("BRAKET_PRICE_OFFERS_URL", url)
@@ -357,10 +507,15 @@ async def lists(stack: EmulatorStack) -> AsyncIterator[PriceServer]:
 
 
 async def test_what_the_list_has_no_price_for_is_listed_unpriced(
-    stack: EmulatorStack, session: AwsSession, braket: Any, bucket: str, lists: PriceServer
+    stack: EmulatorStack,
+    session: AwsSession,
+    braket: Any,
+    bucket: str,
+    lists: PriceServer,
+    tmp_path: Path,
 ) -> None:
     tasks = stack.emulator.service.quantum_tasks
-    job = await create_job(braket, bucket, instance_type="ml.c5.4xlarge")  # not in the list
+    job = await create_job(session, tmp_path, instance_type="ml.c5.4xlarge")  # not in the list
     qpu = await create_task(stack, braket, bucket, job_arn=job, device=EMU9, shots=7)
     simulated = await create_task(stack, braket, bucket, job_arn=job)
     await tasks.wait_for_task(qpu)
@@ -385,9 +540,14 @@ async def test_what_the_list_has_no_price_for_is_listed_unpriced(
 
 
 async def test_a_simulator_result_that_is_gone_is_unpriced_saying_where(
-    stack: EmulatorStack, session: AwsSession, braket: Any, bucket: str, prices: PriceList
+    stack: EmulatorStack,
+    session: AwsSession,
+    braket: Any,
+    bucket: str,
+    prices: PriceList,
+    tmp_path: Path,
 ) -> None:
-    job = await create_job(braket, bucket)
+    job = await create_job(session, tmp_path)
     simulated = await create_task(stack, braket, bucket, job_arn=job)
     await stack.emulator.service.quantum_tasks.wait_for_task(simulated)
     key = f"tasks/{simulated.rsplit('/', 1)[1]}/results.json"

@@ -208,21 +208,22 @@ class CostBreakdown:
         return tuple(found)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (``braket-async cost --json``): amounts as exact decimal strings."""
+        """JSON-ready (``braket-async cost --json``): the attributes' names, amounts as
+        exact decimal strings, times in ISO 8601."""
         return {
-            "jobArn": self.job_arn,
-            "jobStatus": str(self.job_status),
+            "job_arn": self.job_arn,
+            "job_status": str(self.job_status),
             "total": str(self.total),
-            "instanceCost": str(self.instance_cost),
-            "qpuTasksCost": str(self.qpu_tasks_cost),
-            "simulatorTasksCost": str(self.simulator_tasks_cost),
+            "instance_cost": str(self.instance_cost),
+            "qpu_tasks_cost": str(self.qpu_tasks_cost),
+            "simulator_tasks_cost": str(self.simulator_tasks_cost),
             "final": self.final,
-            "pendingTasks": self.pending_tasks,
+            "pending_tasks": self.pending_tasks,
             "unpriced": list(self.unpriced),
             "instance": self.instance.to_dict(),
             "tasks": [task.to_dict() for task in self.tasks],
-            "priceList": _plain(attrs.asdict(self.price_list)),
-            "computedAt": self.computed_at.isoformat(),
+            "price_list": _plain(attrs.asdict(self.price_list)),
+            "computed_at": self.computed_at.isoformat(),
         }
 
 

@@ -333,7 +333,11 @@ async def test_a_jobs_cost_equals_what_the_official_tracker_in_the_job_counted(
     assert breakdown.price_list.publication_date == "2024-01-01T00:00:00Z"
     as_json = breakdown.to_dict()
     assert Decimal(as_json["total"]) == breakdown.total
-    assert as_json["priceList"]["publication_date"] == "2024-01-01T00:00:00Z"
+    assert as_json["price_list"]["publication_date"] == "2024-01-01T00:00:00Z"
+    assert json.loads(json.dumps(as_json)) == as_json
+    assert [Decimal(task["cost"]) for task in as_json["tasks"]] == [
+        task.cost for task in breakdown.tasks
+    ]
 
 
 async def test_a_running_job_costs_what_it_has_used_so_far(

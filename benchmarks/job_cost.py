@@ -35,7 +35,8 @@ from _common import load_average, ms, progress, table
 
 from braket_async.aws import AwsSession
 from braket_async.aws._cost import TaskFacts, job_cost
-from braket_async.aws._pricing import PriceListCache, parse_price_list
+from braket_async.aws._price_list import parse_price_list
+from braket_async.aws._pricing import PriceListCache
 from braket_async.emulator import FakeRunner, SimulatorPool
 from braket_async.emulator.testing import EmulatorStack, clean_aws_environment, emulator_stack
 

@@ -24,7 +24,7 @@ import decimal
 from collections.abc import Mapping
 from decimal import Decimal
 
-from ._pricing import PriceList, PriceListFormatError
+from ._price_list import PriceList, PriceListFormatError
 
 __all__ = [
     "CONTEXT",

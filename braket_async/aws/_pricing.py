@@ -1,22 +1,17 @@
-"""AWS's public price list for Braket: fetched with aiohttp, parsed off the event loop,
-cached in memory and on disk.
+"""AWS's public price list for Braket: where it is, fetched with aiohttp, parsed off the
+event loop, cached in memory and on disk.
 
-It is the document the official SDK's ``braket.tracking.Tracker`` prices quantum tasks
-from (``BRAKET_PRICE_OFFERS_URL`` replaces its URL, as there): AWS's bulk price list in
-CSV, five lines of metadata (format version, disclaimer, publication date, version,
-offer code), then a header and one row per product and price. Nothing here knows a
-price: every number comes from the document. Which rows price what is
-:mod:`._price_rules`.
+The URL is the official SDK's (``BRAKET_PRICE_OFFERS_URL`` replaces it, as there).
+Nothing here knows a price: every number comes from the document
+(:mod:`._price_list`); which rows price what is :mod:`._price_rules`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import datetime
 import hashlib
-import io
 import logging
 import math
 import os
@@ -24,27 +19,26 @@ import tempfile
 import time
 import urllib.parse
 import weakref
-from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
 import anyio.to_thread
-import attrs
 
-from ..errors import BraketAsyncError, ConfigurationError
+from ..errors import ConfigurationError
+from ._price_list import (
+    PriceList,
+    PriceListError,
+    PriceListFormatError,
+    PriceListUnavailableError,
+    parse_price_list,
+)
 
 __all__ = [
     "DEFAULT_PRICE_LIST_URL",
     "PRICE_LIST_URL_VARIABLE",
-    "PriceList",
     "PriceListCache",
-    "PriceListError",
-    "PriceListFormatError",
-    "PriceListInfo",
-    "PriceListUnavailableError",
     "default_cache_directory",
     "fetch_price_list",
-    "parse_price_list",
     "price_list_url",
 ]
 
@@ -62,132 +56,11 @@ DEFAULT_MAX_AGE_SECONDS = 24 * 60 * 60
 DEFAULT_TIMEOUT_SECONDS = 30.0
 #: Larger answers are refused: AWS's list for Braket is a few megabytes.
 MAX_PRICE_LIST_BYTES = 64 << 20
-#: "The first five rows of the CSV are the metadata for the offer file" (AWS's docs).
-_METADATA_LINES = 5
-#: The columns every price lookup reads.
-_REQUIRED_COLUMNS = ("Product Family", "Region Code", "PricePerUnit", "Currency", "Unit")
-
-
-class PriceListError(BraketAsyncError):
-    """The price list cannot be used to price anything."""
-
-
-class PriceListUnavailableError(PriceListError, OSError):
-    """The price list could not be fetched: no connection, a timeout, an HTTP error."""
-
-
-class PriceListFormatError(PriceListError, ValueError):
-    """The price list is not AWS's bulk price list in CSV (an HTML page, cut short, a
-    missing column, a price that is not a number)."""
-
-
-@attrs.frozen(kw_only=True)
-class PriceListInfo:
-    """Which price list priced something: where it came from and when it was made.
-
-    Attributes:
-        url: Where it was fetched from.
-        publication_date: Its ``Publication Date`` metadata, as written there.
-        version: Its ``Version`` metadata.
-        fetched_at: When it was fetched (UTC); for a copy read from the disk cache,
-            when that copy was fetched.
-    """
-
-    url: str
-    publication_date: str
-    version: str
-    fetched_at: datetime.datetime
-
-
-class PriceList:
-    """A parsed price list: its metadata and its rows, searchable by column values.
-
-    Build one with :func:`fetch_price_list` or :func:`parse_price_list`.
-    """
-
-    def __init__(self, info: PriceListInfo, rows: list[dict[str, str]]) -> None:
-        self.info = info
-        self._rows = rows
-        self._searches: dict[frozenset[tuple[str, str]], tuple[Mapping[str, str], ...]] = {}
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __repr__(self) -> str:
-        return f"PriceList({self.info.url!r}, {len(self._rows)} rows)"
-
-    def search(self, **columns: str) -> tuple[Mapping[str, str], ...]:
-        """The rows whose ``columns`` have exactly these values (the official
-        ``price_search``), e.g. ``search(**{"Product Family": "Quantum Task"})``."""
-        key = frozenset(columns.items())
-        found = self._searches.get(key)
-        if found is None:
-            found = tuple(
-                row
-                for row in self._rows
-                if all(row.get(column) == value for column, value in columns.items())
-            )
-            self._searches[key] = found
-        return found
 
 
 def price_list_url() -> str:
     """The price list's URL: ``BRAKET_PRICE_OFFERS_URL`` when set, else AWS's."""
     return os.environ.get(PRICE_LIST_URL_VARIABLE) or DEFAULT_PRICE_LIST_URL
-
-
-def parse_price_list(
-    data: bytes, url: str, *, fetched_at: datetime.datetime | None = None
-) -> PriceList:
-    """Parse a price list document (blocking: run it in a worker thread for big ones).
-
-    Raises:
-        PriceListFormatError: ``data`` is not a price list in AWS's CSV format.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PriceListFormatError(f"The price list at {url} is not UTF-8 text: {exc}") from exc
-    stream = io.StringIO(text, newline="")
-    metadata: dict[str, str] = {}
-    for number in range(1, _METADATA_LINES + 1):
-        line = stream.readline()
-        if not line:
-            raise PriceListFormatError(
-                f"The price list at {url} ends at line {number}: expected "
-                f"{_METADATA_LINES} lines of metadata, then a header and prices "
-                f"(it starts {_excerpt(text)})"
-            )
-        fields = next(csv.reader([line]), [])
-        if len(fields) >= 2:
-            metadata[fields[0]] = fields[1]
-    reader = csv.DictReader(stream, restval="")
-    try:
-        header = reader.fieldnames or []
-        missing = [column for column in _REQUIRED_COLUMNS if column not in header]
-        if missing:
-            raise PriceListFormatError(
-                f"The price list at {url} is not AWS's price list in CSV: its header (line "
-                f"{_METADATA_LINES + 1}) has no column {', '.join(map(repr, missing))} "
-                f"(it starts {_excerpt(text)})"
-            )
-        rows = [row for row in reader if any(row.values())]
-    except csv.Error as exc:
-        raise PriceListFormatError(
-            f"The price list at {url} is not valid CSV at line {reader.line_num}: {exc}"
-        ) from exc
-    info = PriceListInfo(
-        url=url,
-        publication_date=metadata.get("Publication Date", ""),
-        version=metadata.get("Version", ""),
-        fetched_at=fetched_at or datetime.datetime.now(datetime.timezone.utc),
-    )
-    return PriceList(info, rows)
-
-
-def _excerpt(text: str) -> str:
-    head = text[:80].replace("\n", "\\n")
-    return repr(head + ("..." if len(text) > 80 else ""))
 
 
 def default_cache_directory() -> Path:

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 from support.quantum_tasks import PriceServer, closed_port_url, price_server, read_price_list
 
+from braket_async.aws._price_list import PriceListFormatError, PriceListUnavailableError
 from braket_async.aws._pricing import (
     DEFAULT_PRICE_LIST_URL,
     PriceListCache,
-    PriceListFormatError,
-    PriceListUnavailableError,
     fetch_price_list,
     price_list_url,
 )

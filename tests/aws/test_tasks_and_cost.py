@@ -36,12 +36,12 @@ from support.quantum_tasks import (
 from braket_async._states import QuantumTaskState
 from braket_async.aws import AwsQuantumJob, AwsSession
 from braket_async.aws._cost import TaskFacts, job_cost, task_costs
-from braket_async.aws._pricing import (
+from braket_async.aws._price_list import (
     PriceList,
-    PriceListCache,
     PriceListFormatError,
     PriceListUnavailableError,
 )
+from braket_async.aws._pricing import PriceListCache
 from braket_async.aws._tasks import describe_tasks, get_tasks, tasks
 from braket_async.emulator import FakeRunner, SimulatorPool
 from braket_async.emulator.testing import EmulatorStack, emulator_stack
